@@ -1,0 +1,169 @@
+"""``DualArray``: forward mode with K tangent lanes propagated in one NumPy call per op.
+
+A ``DualArray`` holds a primal value and its tangents stacked on a leading *lane* axis, shape
+``(K, *primal.shape)``; a single direction is simply ``K == 1`` (and ``.tangent`` hides the lane
+axis again). Each primitive applied to it runs the op table's JVP rule once on all lanes.
+
+Nesting: each ``DualArray`` has a level. A primitive applied to arguments of several levels is
+processed by the highest one, which treats the lower ones as constants (they live inside its
+primal). Transforms take a fresh level each time they run, so an inner derivative never
+confuses its perturbation with an outer one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import ArrayProtocol, Tracer, new_level
+
+__all__ = ["DualArray", "USER_LEVEL"]
+
+#: the level of DualArrays built by hand from plain values: they all share one perturbation,
+#: so ``DualArray(2., 1.) * DualArray(3., 1.)`` has tangent 5, as with ForwardDiff's duals
+USER_LEVEL = 0
+
+
+def _as_value(x, name):
+    if isinstance(x, Tracer):
+        return x
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x
+    try:
+        return np.asarray(x, dtype=float if isinstance(x, (int, float)) else None)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"DualArray: {name} must be array-like, got {type(x).__name__}") from e
+
+
+class DualArray(ArrayProtocol):
+    """A primal array with one tangent (``lanes=False``) or K tangents (``lanes=True``).
+
+    Parameters
+    ----------
+    primal : array_like
+        The value. Python floats become 0-d float64 arrays. Must have a floating dtype.
+    tangent : array_like
+        ``tangent.shape == primal.shape`` for one direction; with ``lanes=True``,
+        ``tangent.shape == (K, *primal.shape)`` for K directions at once. Cast to the primal's
+        dtype (float32 stays float32).
+    lanes : bool
+        Whether ``tangent`` carries a leading lane axis.
+
+    Examples
+    --------
+    >>> x = DualArray(2.0, 1.0)
+    >>> y = np.log(x) + x * 5.0 - np.sin(5.0)
+    >>> float(y.tangent)
+    5.5
+    """
+
+    __slots__ = ("_primal", "_tangent", "_level", "_lanes")
+    _rule_kind = "JVP"
+
+    def __init__(self, primal, tangent, lanes=False):
+        primal = _as_value(primal, "primal")
+        tangent = _as_value(tangent, "tangent")
+        pshape = tuple(primal.shape)
+        tshape = tuple(tangent.shape)
+        if lanes:
+            if tshape[1:] != pshape or len(tshape) != len(pshape) + 1:
+                raise ValueError(
+                    f"DualArray: with lanes=True the tangent must have shape (K, *primal.shape) "
+                    f"= (K, {', '.join(map(str, pshape))}{',' if len(pshape) == 1 else ''}); "
+                    f"got tangent shape {tshape} for primal shape {pshape}")
+        elif tshape != pshape:
+            raise ValueError(f"DualArray: tangent shape {tshape} does not match primal shape "
+                             f"{pshape} (pass lanes=True for a leading axis of K directions)")
+        dtype = primal.dtype
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"DualArray: the primal must have a floating dtype to carry a "
+                            f"derivative, got {dtype}; integer values are constants")
+        if not isinstance(tangent, Tracer) and tangent.dtype != dtype:
+            tangent = tangent.astype(dtype)
+        inner = [v._level for v in (primal, tangent) if isinstance(v, Tracer)]
+        self._primal = primal
+        self._tangent = tangent if lanes else tangent[None]
+        self._lanes = bool(lanes)
+        # wrapping DualArrays makes a new, higher level; plain values share the user level
+        self._level = new_level() if inner else USER_LEVEL
+
+    @classmethod
+    def _new(cls, primal, tangent, level, lanes):
+        d = object.__new__(cls)
+        d._primal = primal
+        d._tangent = tangent
+        d._level = level
+        d._lanes = lanes
+        return d
+
+    # -- what a user reads ---------------------------------------------------------------------
+    @property
+    def primal(self):
+        p = self._primal
+        return p if isinstance(p, (np.ndarray, Tracer)) else np.asarray(p)
+
+    @property
+    def tangent(self):
+        t = self._tangent if self._lanes else self._tangent[0]
+        return t if isinstance(t, (np.ndarray, Tracer)) else np.asarray(t)
+
+    @property
+    def lanes(self):
+        """Whether the tangent has a leading lane axis (K directions)."""
+        return self._lanes
+
+    @property
+    def num_lanes(self):
+        """K, the number of tangent directions carried."""
+        return self._tangent.shape[0]
+
+    def _aval(self):
+        return self._primal
+
+    def _plain_value(self):
+        p = self._primal
+        return p._plain_value() if isinstance(p, Tracer) else p
+
+    def __repr__(self):
+        body = repr(self.primal).replace("\n", "\n" + " " * 10)
+        tan = repr(self.tangent).replace("\n", "\n" + " " * 10)
+        lanes = ", lanes=True" if self._lanes else ""
+        return f"DualArray(primal={body},\n          tangent={tan}{lanes})"
+
+    # -- forward mode: one JVP rule call for all lanes -----------------------------------------
+    def _process(self, prim, args, kwargs):
+        level = self._level
+        k = self._tangent.shape[0]
+        lanes = self._lanes
+        primals = []
+        tangents = []
+        for a in args:
+            if isinstance(a, DualArray) and a._level == level:
+                t = a._tangent
+                if t.shape[0] != k:
+                    raise ValueError(f"{prim.name}: DualArrays with {k} and {t.shape[0]} tangent "
+                                     f"lanes cannot be combined")
+                primals.append(a._primal)
+                tangents.append(t)
+                lanes = lanes or a._lanes
+            else:
+                primals.append(a)
+                tangents.append(None)
+        ans = prim.impl(*primals, **kwargs)
+        if prim.nondiff:
+            return ans
+        if prim.jvp is None:
+            raise TypeError(f"no JVP rule for {prim.name}")
+        out = prim.jvp(tuple(tangents), ans, *primals, **kwargs)
+        if prim.multiple_results:
+            outs = out if out is not None else (None,) * len(ans)
+            return tuple(_wrap(a, t, level, lanes, k) for a, t in zip(ans, outs))
+        return _wrap(ans, out, level, lanes, k)
+
+
+def _wrap(ans, t, level, lanes, k):
+    if t is None:
+        t = np.zeros((k,) + tuple(np.shape(ans) if not isinstance(ans, Tracer) else ans.shape),
+                     dtype=ans.dtype)
+    elif not isinstance(t, Tracer) and not isinstance(ans, Tracer) and t.dtype != ans.dtype \
+            and ans.dtype.kind == "f":
+        t = t.astype(ans.dtype)
+    return DualArray._new(ans, t, level, lanes)

@@ -1,0 +1,40 @@
+"""The shared op table: one entry per primitive (NumPy implementation, JVP rule, VJP rule).
+
+Forward mode (:class:`dualad.DualArray`) and the reverse tape (:class:`reverse.Tensor`) both
+read it; a new primitive is added here and nowhere else. The entries are grouped by kind:
+
+============================  =====================================================
+module                        what it holds
+============================  =====================================================
+:mod:`~dualad.ops.core`       ``Primitive``, rule kinds, lane and broadcasting helpers
+:mod:`~.elementwise`          ufuncs (NumPy and ``scipy.special``), ``clip``, ``where``
+:mod:`~.reductions`           ``sum``, ``prod``, ``max``/``min``, ``cumsum``, ``cumprod``...
+:mod:`~.shape`                reshape, transpose, broadcasting, indexing, joining, ``pad``
+:mod:`~.products`             ``matmul``, ``dot``, ``einsum``, ``tensordot``, ``trace``...
+:mod:`~.linalg`               ``np.linalg``: ``inv``, ``det``, ``solve``, ``cholesky``...
+:mod:`~.protocol`             the NumPy protocols and operators every tracer shares
+============================  =====================================================
+
+This package imports nothing else of the project.
+"""
+from . import core, elementwise, reductions, shape  # noqa: F401  (registration side effects)
+from . import products, linalg  # noqa: F401
+from .core import (FUNCTION_RULES, UFUNC_RULES, ZERO, Primitive, Tracer, align, elementwise as
+                   elementwise_kind, implements, new_level, nondiff, unbroadcast)
+from .protocol import ArrayProtocol
+
+__all__ = ["Primitive", "Tracer", "ArrayProtocol", "UFUNC_RULES", "FUNCTION_RULES", "ZERO",
+           "implements", "elementwise_kind", "nondiff", "align", "unbroadcast", "new_level",
+           "all_primitives"]
+
+
+def all_primitives():
+    """Every registered primitive, each once (for table-driven tests and docs)."""
+    seen = {}
+    for p in UFUNC_RULES.values():
+        seen[id(p)] = p
+    for mod in (elementwise, reductions, shape, products, linalg):
+        for v in vars(mod).values():
+            if isinstance(v, Primitive):
+                seen[id(v)] = v
+    return list(seen.values())

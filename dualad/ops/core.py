@@ -1,0 +1,251 @@
+"""The machinery of the op table: primitives, rule kinds, lane helpers, registries.
+
+A :class:`Primitive` holds one operation's NumPy implementation and its two derivative rules:
+
+``jvp(tangents, ans, *args, **kw)``
+    ``tangents`` is a tuple aligned with ``args``; an entry is ``None`` where that argument is a
+    constant (a symbolic zero). Every tangent carries a leading *lane* axis: shape
+    ``(K, *shape(arg))``. Returns the output tangent, shape ``(K, *shape(ans))``, or ``None`` for a
+    zero tangent (a tuple of those for primitives with several results).
+
+``vjp(i, g, ans, *args, **kw)``
+    The cotangent for ``args[i]`` given the output cotangent ``g`` of shape ``(K, *shape(ans))``
+    (a tuple for several results). Returns shape ``(K, *shape(args[i]))`` or ``None`` for zero.
+
+One tangent and one cotangent are simply ``K == 1``: rules never special-case the lane axis.
+Rules are written with NumPy calls on their arguments, so when those arguments are themselves
+tracers (``DualArray``, ``reverse.Tensor``) the calls dispatch again: that is how modes nest.
+
+This module imports nothing else of the project; forward mode and the reverse tape only read it.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+__all__ = [
+    "Primitive", "Tracer", "new_level", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
+    "elementwise", "nondiff", "align", "unbroadcast", "shift_axis", "shape_of", "ndim_of",
+    "qualname",
+]
+
+# ---------------------------------------------------------------------------------------------
+# registries: NumPy callable -> how a tracer handles it
+# ---------------------------------------------------------------------------------------------
+
+#: ``np.ufunc`` -> :class:`Primitive` (``ufunc.__call__`` only)
+UFUNC_RULES: dict = {}
+#: NumPy (or SciPy) function -> front function taking NumPy's signature and binding primitives
+FUNCTION_RULES: dict = {}
+
+
+def implements(*numpy_functions):
+    """Register the decorated front function as the tracer implementation of ``numpy_functions``."""
+    def register(front):
+        for f in numpy_functions:
+            FUNCTION_RULES[f] = front
+        return front
+    return register
+
+
+def qualname(f) -> str:
+    """``numpy.linalg.eig``-style name of a NumPy callable, for error messages."""
+    if isinstance(f, np.ufunc):
+        mod = type(f).__module__ if f.__name__ not in dir(np) else "numpy"
+        mod = "numpy" if mod in ("numpy", "builtins") else mod
+        return f"{mod}.{f.__name__}"
+    mod = getattr(f, "__module__", None) or "numpy"
+    if mod.startswith("numpy.") and mod.count(".") > 1 and "linalg" in mod:
+        mod = "numpy.linalg"
+    elif mod.startswith("numpy._") or mod == "numpy.core.multiarray":
+        mod = "numpy"
+    return f"{mod}.{getattr(f, '__name__', repr(f))}"
+
+
+# ---------------------------------------------------------------------------------------------
+# tracers and binding
+# ---------------------------------------------------------------------------------------------
+
+_levels = itertools.count(2)  # 0 and 1 are the user levels of DualArray and Tensor
+
+
+def new_level() -> int:
+    """A fresh nesting level, higher than every level handed out before."""
+    return next(_levels)
+
+
+class Tracer:
+    """Base of the values that carry derivative information (``DualArray``, ``reverse.Tensor``).
+
+    ``_level`` orders nested transforms: a primitive applied to tracers of several levels is
+    processed by the highest level, which treats lower-level tracers as constants. Levels come
+    from one increasing counter, so a transform started later (an inner one) has a higher level;
+    this is what keeps nested perturbations apart.
+    """
+
+    __slots__ = ()
+    _level: int
+    #: "JVP" or "VJP": which rule this tracer needs, for error messages
+    _rule_kind = "JVP"
+
+    def _process(self, prim, args, kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _plain_value(self):  # pragma: no cover - abstract
+        """The underlying plain array, every level of tracing stripped (for non-derivative use)."""
+        raise NotImplementedError
+
+
+class _ZeroDerivative:
+    """Marker in an elementwise entry: the derivative with respect to this argument is zero."""
+
+    def __repr__(self):
+        return "ZERO"
+
+
+ZERO = _ZeroDerivative()
+
+
+class Primitive:
+    """One op-table entry: ``impl`` plus its ``jvp`` and ``vjp`` rules (see the module doc).
+
+    ``nondiff=True`` marks a zero-derivative op (comparisons, ``floor``, ``sign``...): applied to
+    tracers it returns the plain result. ``multiple_results=True`` marks ops returning a tuple.
+    """
+
+    __slots__ = ("name", "impl", "jvp", "vjp", "nondiff", "multiple_results", "derivs",
+                 "__weakref__")
+
+    def __init__(self, name, impl, jvp=None, vjp=None, *, nondiff=False, multiple_results=False):
+        self.name = name
+        self.impl = impl
+        self.jvp = jvp
+        self.vjp = vjp
+        self.nondiff = nondiff
+        self.multiple_results = multiple_results
+        self.derivs = None  # elementwise entries keep their partial derivatives here
+
+    def bind(self, *args, **kwargs):
+        """Apply the primitive; the highest-level tracer among ``args`` processes it."""
+        top = None
+        level = -1
+        for a in args:
+            if isinstance(a, Tracer) and a._level > level:
+                top, level = a, a._level
+        if top is None:
+            return self.impl(*args, **kwargs)
+        return top._process(self, args, kwargs)
+
+    def __call__(self, *args, **kwargs):
+        return self.bind(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+# ---------------------------------------------------------------------------------------------
+# shape helpers that work on arrays, scalars and tracers alike
+# ---------------------------------------------------------------------------------------------
+
+def shape_of(x) -> tuple:
+    s = getattr(x, "shape", None)
+    return s if s is not None else np.shape(x)
+
+
+def ndim_of(x) -> int:
+    s = getattr(x, "shape", None)
+    return len(s) if s is not None else np.ndim(x)
+
+
+def shift_axis(axis, ndim=None):
+    """Translate an ``axis`` argument of the primal to the lane-carrying array (one axis more).
+
+    Negative axes count from the end and so stay as they are; ``None`` (all axes) becomes every
+    axis but the lane axis, which needs the primal's ``ndim``.
+    """
+    if axis is None:
+        if ndim is None:
+            raise ValueError("shift_axis(None) needs ndim")
+        return tuple(range(1, ndim + 1))
+    if isinstance(axis, (tuple, list)):
+        return tuple(a if a < 0 else a + 1 for a in axis)
+    axis = int(axis)
+    return axis if axis < 0 else axis + 1
+
+
+def align(t, nd: int):
+    """Give the lane-carrying tangent ``t`` (shape ``(K, *s)``) ``nd`` primal axes by inserting
+    size-1 axes after the lane axis, so that it broadcasts like its primal against ``nd``-d arrays.
+    """
+    s = t.shape
+    missing = nd - (len(s) - 1)
+    if missing <= 0:
+        return t
+    return t.reshape((s[0],) + (1,) * missing + tuple(s[1:]))
+
+
+def unbroadcast(g, shape):
+    """Sum the lane-carrying cotangent ``g`` (shape ``(K, *gs)``) down to ``(K, *shape)``.
+
+    The one place where broadcasting is undone, for every rule in the table.
+    """
+    shape = tuple(shape)
+    gs = tuple(g.shape[1:])
+    if gs == shape:
+        return g
+    extra = len(gs) - len(shape)
+    axes = tuple(range(1, 1 + extra)) + tuple(
+        1 + extra + i for i, n in enumerate(shape) if n == 1 and gs[extra + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes)
+    return np.reshape(g, (g.shape[0],) + shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# rule kinds
+# ---------------------------------------------------------------------------------------------
+
+def elementwise(name, impl, *derivs):
+    """An elementwise op whose partial derivatives are declared once.
+
+    ``derivs[i](ans, *args)`` returns ``∂ans/∂args[i]`` (broadcastable to ``ans``); ``ZERO`` marks
+    an argument with zero derivative, ``None`` one whose derivative is not implemented (a tangent
+    arriving there raises). Both rules are generated from the same functions:
+    ``jvp = Σ tᵢ·dᵢ`` and ``vjp_i = unbroadcast(g·dᵢ)``, so the two modes cannot drift apart.
+    """
+    def missing(i):
+        return NotImplementedError(
+            f"{name}: the derivative with respect to argument {i} is not implemented")
+
+    def jvp(tangents, ans, *args):
+        out = None
+        nd = ndim_of(ans)
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            d = derivs[i]
+            if d is ZERO:
+                continue
+            if d is None:
+                raise missing(i)
+            term = align(t, nd) * d(ans, *args)
+            out = term if out is None else out + term
+        return out
+
+    def vjp(i, g, ans, *args):
+        d = derivs[i]
+        if d is ZERO:
+            return None
+        if d is None:
+            raise missing(i)
+        return unbroadcast(g * d(ans, *args), shape_of(args[i]))
+
+    prim = Primitive(name, impl, jvp, vjp)
+    prim.derivs = derivs
+    return prim
+
+
+def nondiff(name, impl):
+    """An op with zero derivative everywhere it is defined: tracers in, plain values out."""
+    return Primitive(name, impl, nondiff=True)

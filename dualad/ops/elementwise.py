@@ -1,0 +1,247 @@
+"""Elementwise entries: every differentiable NumPy ufunc and the SciPy ufuncs users reach for.
+
+Each entry states its partial derivatives once, as functions of ``(ans, *args)``; the JVP and
+VJP rules of both modes are generated from them by :func:`core.elementwise`. Derivatives are
+written with NumPy calls so that they dispatch again on tracers (nth derivatives, nesting).
+Constants are Python floats: NumPy scalars are not "weak" and would promote float32 to float64.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.special as sp
+
+from .core import UFUNC_RULES, ZERO, Tracer, elementwise, implements, nondiff
+
+__all__ = ["UNARY", "UNARY_SPECIAL", "BINARY", "BINARY_SPECIAL", "NONDIFF_UFUNCS",
+           "polygamma_p", "clip_p", "where_p"]
+
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _register(ufunc, *derivs, name=None):
+    prim = elementwise(name or f"numpy.{ufunc.__name__}", ufunc, *derivs)
+    UFUNC_RULES[ufunc] = prim
+    return prim
+
+
+def _one(ans, *args):
+    return 1.0
+
+
+def _minus_one(ans, *args):
+    return -1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# unary: d ans / d x as a function of (ans, x)
+# ---------------------------------------------------------------------------------------------
+
+UNARY = {
+    np.negative: _minus_one,
+    np.positive: _one,
+    np.conjugate: _one,  # real inputs: conj is the identity
+    np.absolute: lambda ans, x: np.sign(x),  # documented choice: abs'(0) = 0
+    np.fabs: lambda ans, x: np.sign(x),
+    np.square: lambda ans, x: 2.0 * x,
+    np.sqrt: lambda ans, x: 0.5 / ans,
+    np.cbrt: lambda ans, x: 1.0 / (3.0 * ans * ans),
+    np.reciprocal: lambda ans, x: -(ans * ans),
+    np.exp: lambda ans, x: ans,
+    np.exp2: lambda ans, x: LN2 * ans,
+    np.expm1: lambda ans, x: ans + 1.0,
+    np.log: lambda ans, x: 1.0 / x,
+    np.log2: lambda ans, x: 1.0 / (LN2 * x),
+    np.log10: lambda ans, x: 1.0 / (LN10 * x),
+    np.log1p: lambda ans, x: 1.0 / (1.0 + x),
+    np.sin: lambda ans, x: np.cos(x),
+    np.cos: lambda ans, x: -np.sin(x),
+    np.tan: lambda ans, x: 1.0 + ans * ans,
+    np.arcsin: lambda ans, x: 1.0 / np.sqrt(1.0 - x * x),
+    np.arccos: lambda ans, x: -1.0 / np.sqrt(1.0 - x * x),
+    np.arctan: lambda ans, x: 1.0 / (1.0 + x * x),
+    np.sinh: lambda ans, x: np.cosh(x),
+    np.cosh: lambda ans, x: np.sinh(x),
+    np.tanh: lambda ans, x: 1.0 - ans * ans,
+    np.arcsinh: lambda ans, x: 1.0 / np.sqrt(x * x + 1.0),
+    np.arccosh: lambda ans, x: 1.0 / np.sqrt(x * x - 1.0),
+    np.arctanh: lambda ans, x: 1.0 / (1.0 - x * x),
+    np.deg2rad: lambda ans, x: math.pi / 180.0,
+    np.rad2deg: lambda ans, x: 180.0 / math.pi,
+}
+
+UNARY_SPECIAL = {
+    sp.expit: lambda ans, x: ans * (1.0 - ans),
+    sp.logit: lambda ans, x: 1.0 / (x * (1.0 - x)),
+    sp.erf: lambda ans, x: TWO_OVER_SQRT_PI * np.exp(-(x * x)),
+    sp.erfc: lambda ans, x: -TWO_OVER_SQRT_PI * np.exp(-(x * x)),
+    sp.erfinv: lambda ans, x: (0.5 * math.sqrt(math.pi)) * np.exp(ans * ans),
+    sp.ndtr: lambda ans, x: INV_SQRT_2PI * np.exp(-0.5 * x * x),
+    sp.ndtri: lambda ans, x: math.sqrt(2.0 * math.pi) * np.exp(0.5 * ans * ans),
+    sp.log_ndtr: lambda ans, x: INV_SQRT_2PI * np.exp(-0.5 * x * x - ans),
+    sp.gamma: lambda ans, x: ans * sp.digamma(x),
+    sp.gammaln: lambda ans, x: sp.digamma(x),
+    sp.digamma: lambda ans, x: polygamma_p.bind(1, x),
+    sp.erfcx: lambda ans, x: 2.0 * x * ans - TWO_OVER_SQRT_PI,
+}
+
+
+def _polygamma_impl(n, x):
+    return sp.polygamma(n, x)
+
+
+#: polygamma(n, x): d/dx = polygamma(n + 1, x); n is an integer order (no derivative)
+polygamma_p = elementwise("scipy.special.polygamma", _polygamma_impl,
+                          ZERO, lambda ans, n, x: polygamma_p.bind(n + 1, x))
+
+
+def _power_dbase(ans, x, y):
+    # y·x^(y-1), with the limit 0 where y == 0 (x**0 is constant even at x == 0)
+    return np.where(y == 0, 0.0, y * np.power(x, y - 1.0))
+
+
+def _power_dexp(ans, x, y):
+    # ln(x)·x^y; at x == 0 the product is 0 (for y > 0), not 0·(-inf)
+    safe = np.where(x == 0, 1.0, x)
+    return np.where(x == 0, 0.0, ans * np.log(safe))
+
+
+def _extremum_partials(pick_first, nan_aware):
+    """Partials of maximum/minimum (and their NaN-ignoring fmax/fmin): ties split 0.5/0.5."""
+    def first(ans, x, y):
+        d = np.where(pick_first(x, y), 1.0, np.where(x == y, 0.5, 0.0))
+        if nan_aware:
+            d = np.where(np.isnan(y), 1.0, np.where(np.isnan(x), 0.0, d))
+        return d
+
+    def second(ans, x, y):
+        return first(ans, y, x)
+    return first, second
+
+
+def _safe_div_zero(num_is_zero, value):
+    return np.where(num_is_zero, 0.0, value)
+
+
+BINARY = {
+    np.add: (_one, _one),
+    np.subtract: (_one, _minus_one),
+    np.multiply: (lambda ans, x, y: y, lambda ans, x, y: x),
+    np.divide: (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -ans / y),
+    np.power: (_power_dbase, _power_dexp),
+    np.float_power: (_power_dbase, _power_dexp),
+    np.maximum: _extremum_partials(np.greater, nan_aware=False),
+    np.minimum: _extremum_partials(np.less, nan_aware=False),
+    np.fmax: _extremum_partials(np.greater, nan_aware=True),
+    np.fmin: _extremum_partials(np.less, nan_aware=True),
+    np.arctan2: (lambda ans, y, x: x / (x * x + y * y), lambda ans, y, x: -y / (x * x + y * y)),
+    np.hypot: (lambda ans, x, y: x / ans, lambda ans, x, y: y / ans),
+    np.logaddexp: (lambda ans, x, y: np.exp(x - ans), lambda ans, x, y: np.exp(y - ans)),
+    np.logaddexp2: (lambda ans, x, y: np.exp2(x - ans), lambda ans, x, y: np.exp2(y - ans)),
+    np.copysign: (lambda ans, x, y: np.sign(x) * np.sign(ans), ZERO),
+    np.remainder: (_one, lambda ans, x, y: -np.floor_divide(x, y)),
+    np.fmod: (_one, lambda ans, x, y: -np.trunc(x / y)),
+    np.ldexp: (lambda ans, x, i: np.ldexp(1.0, i), ZERO),
+}
+
+BINARY_SPECIAL = {
+    sp.xlogy: (lambda ans, x, y: _safe_div_zero(x == 0, np.log(y)), lambda ans, x, y: x / y),
+    sp.xlog1py: (lambda ans, x, y: _safe_div_zero(x == 0, np.log1p(y)),
+                 lambda ans, x, y: x / (1.0 + y)),
+}
+
+#: ufuncs with derivative zero wherever defined: integer-valued, boolean or piecewise constant
+NONDIFF_UFUNCS = (
+    np.sign, np.floor, np.ceil, np.rint, np.trunc, np.floor_divide, np.heaviside,
+    np.signbit, np.isnan, np.isinf, np.isfinite, np.spacing, np.nextafter,
+    np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
+    np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
+    np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert, np.left_shift, np.right_shift,
+    np.gcd, np.lcm, np.isnat,
+)
+
+for _module, _table in (("numpy", UNARY), ("scipy.special", UNARY_SPECIAL)):
+    for _u, _d in _table.items():
+        _register(_u, _d, name=f"{_module}.{_u.__name__}")
+for _module, _table in (("numpy", BINARY), ("scipy.special", BINARY_SPECIAL)):
+    for _u, _ds in _table.items():
+        _register(_u, *_ds, name=f"{_module}.{_u.__name__}")
+for _u in NONDIFF_UFUNCS:
+    UFUNC_RULES[_u] = nondiff(f"numpy.{_u.__name__}", _u)
+# aliases that are the same ufunc object (np.abs is np.absolute, np.true_divide is np.divide,
+# np.mod is np.remainder, np.radians is np.deg2rad) need no entries of their own.
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise functions that are not ufuncs
+# ---------------------------------------------------------------------------------------------
+
+def _clip_impl(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+#: clip: derivative 1 inside [lo, hi] (boundaries included, as PyTorch's clamp), 0 outside;
+#: a bound gets the derivative where it is the one returned
+clip_p = elementwise(
+    "numpy.clip", _clip_impl,
+    lambda ans, x, lo, hi: ((x >= lo) & (x <= hi)).astype(np.result_type(ans)),
+    lambda ans, x, lo, hi: (x < lo).astype(np.result_type(ans)),
+    lambda ans, x, lo, hi: ((x > hi) & (x >= lo)).astype(np.result_type(ans)))
+
+
+@implements(np.clip)
+def _clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):
+    if out is not None:
+        raise TypeError("numpy.clip: out= is not supported for traced arrays")
+    lo = a_min if a_min is not None else min
+    hi = a_max if a_max is not None else max
+    lo = -np.inf if lo is None else lo
+    hi = np.inf if hi is None else hi
+    return clip_p.bind(a, lo, hi)
+
+
+def _where_impl(cond, x, y):
+    return np.where(cond, x, y)
+
+
+where_p = elementwise(
+    "numpy.where", _where_impl, ZERO,
+    lambda ans, c, x, y: np.asarray(c, dtype=bool),
+    lambda ans, c, x, y: ~np.asarray(c, dtype=bool))
+
+
+@implements(np.where)
+def _where(condition, x=None, y=None):
+    if x is None and y is None:
+        return np.nonzero(condition)
+    if x is None or y is None:
+        raise ValueError("numpy.where: either both or neither of x and y should be given")
+    return where_p.bind(_strip(condition), x, y)
+
+
+def _strip(c):
+    """The plain value of a (possibly traced) condition: its derivative never matters."""
+    return c._plain_value() if isinstance(c, Tracer) else c
+
+
+@implements(np.sinc)
+def _sinc(x):
+    # sin(πx)/(πx) with the removable singularity at 0 taken as a limit of the same expression
+    px = math.pi * x
+    safe = np.where(px == 0, 1.0, px)
+    return np.where(px == 0, 1.0, np.sin(safe) / safe)
+
+
+@implements(np.round, np.around)
+def _round(a, decimals=0, out=None):
+    if out is not None:
+        raise TypeError("numpy.round: out= is not supported for traced arrays")
+    return _round_p.bind(a, decimals=decimals)
+
+
+_round_p = nondiff("numpy.round", lambda a, decimals=0: np.round(a, decimals))
+implements(np.fix)(lambda x, out=None: np.trunc(x))

@@ -1,0 +1,303 @@
+"""What every tracer type shares: NumPy's dispatch protocols, operators and array methods.
+
+``DualArray`` and ``reverse.Tensor`` both derive from :class:`ArrayProtocol`; all they add is
+how to *process* a primitive (propagate tangents, or record it on a tape). Every NumPy call on a
+tracer ends in :meth:`Primitive.bind` through the registries of :mod:`dualad.ops.core`; a NumPy
+callable that is not in the table raises ``TypeError`` naming it and the mode.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .core import FUNCTION_RULES, UFUNC_RULES, Tracer, qualname, shape_of
+from .shape import astype, getitem_p, normalize_index
+
+__all__ = ["ArrayProtocol"]
+
+_add = UFUNC_RULES[np.add]
+_sub = UFUNC_RULES[np.subtract]
+_mul = UFUNC_RULES[np.multiply]
+_div = UFUNC_RULES[np.divide]
+_pow = UFUNC_RULES[np.power]
+_neg = UFUNC_RULES[np.negative]
+
+
+class ArrayProtocol(Tracer):
+    """Operators, NumPy protocols and ndarray-like methods, written once for all tracers.
+
+    Subclasses provide ``_aval()`` (the value whose shape/dtype the tracer has) besides
+    ``_process`` and ``_plain_value``.
+    """
+
+    __slots__ = ()
+    __array_priority__ = 1000.0
+    __hash__ = None  # == is elementwise, as for ndarrays
+
+    # -- NumPy protocols ------------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__":
+            raise TypeError(f"no {self._rule_kind} rule for {qualname(ufunc)}.{method} "
+                            f"(use the matching function, e.g. np.sum for np.add.reduce)")
+        if kwargs.get("out") is not None:
+            raise TypeError(f"{qualname(ufunc)}: out= is not supported on traced arrays "
+                            f"(they are immutable); assign the result instead")
+        for k in ("where", "casting", "order", "subok", "signature", "axes", "axis"):
+            if k in kwargs and k not in ("casting", "order", "subok"):
+                raise TypeError(f"{qualname(ufunc)}: the {k}= argument is not supported on "
+                                f"traced arrays")
+        prim = UFUNC_RULES.get(ufunc)
+        if prim is None:
+            raise TypeError(f"no {self._rule_kind} rule for {qualname(ufunc)}")
+        out = prim.bind(*inputs)
+        dtype = kwargs.get("dtype")
+        return out if dtype is None else out.astype(dtype)
+
+    def __array_function__(self, func, types, args, kwargs):
+        front = FUNCTION_RULES.get(func)
+        if front is None:
+            raise TypeError(f"no {self._rule_kind} rule for {qualname(func)}")
+        return front(*args, **kwargs)
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            f"cannot convert a {type(self).__name__} to a plain ndarray: its derivative would be "
+            f"dropped. Use NumPy functions on it directly, or take .{self._value_attr} "
+            f"for the value alone")
+
+    _value_attr = "primal"
+
+    # -- array attributes -----------------------------------------------------------------------
+    @property
+    def shape(self):
+        return shape_of(self._aval())
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    @property
+    def dtype(self):
+        return self._aval().dtype
+
+    @property
+    def T(self):
+        return np.transpose(self)
+
+    @property
+    def mT(self):
+        return np.swapaxes(self, -1, -2)
+
+    def __len__(self):
+        s = self.shape
+        if not s:
+            raise TypeError("len() of unsized object (a 0-d array)")
+        return s[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self):
+        return bool(self._plain_value())
+
+    def _no_conversion(self, kind):
+        raise TypeError(f"cannot convert a {type(self).__name__} to {kind}: its derivative "
+                        f"would be dropped. Keep it an array, or take .{self._value_attr}")
+
+    def __float__(self):
+        self._no_conversion("float")
+
+    def __int__(self):
+        self._no_conversion("int")
+
+    def __complex__(self):
+        self._no_conversion("complex")
+
+    def __index__(self):
+        self._no_conversion("an index")
+
+    def item(self, *args):
+        self._no_conversion("a Python scalar")
+
+    def tolist(self):
+        self._no_conversion("a list")
+
+    # -- operators: the arithmetic ones bind directly (the scalar hot path) ---------------------
+    def __add__(self, o):
+        return _add.bind(self, o)
+
+    def __radd__(self, o):
+        return _add.bind(o, self)
+
+    def __sub__(self, o):
+        return _sub.bind(self, o)
+
+    def __rsub__(self, o):
+        return _sub.bind(o, self)
+
+    def __mul__(self, o):
+        return _mul.bind(self, o)
+
+    def __rmul__(self, o):
+        return _mul.bind(o, self)
+
+    def __truediv__(self, o):
+        return _div.bind(self, o)
+
+    def __rtruediv__(self, o):
+        return _div.bind(o, self)
+
+    def __pow__(self, o):
+        return _pow.bind(self, o)
+
+    def __rpow__(self, o):
+        return _pow.bind(o, self)
+
+    def __neg__(self):
+        return _neg.bind(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return np.absolute(self)
+
+    def __matmul__(self, o):
+        return np.matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return np.matmul(o, self)
+
+    def __floordiv__(self, o):
+        return np.floor_divide(self, o)
+
+    def __rfloordiv__(self, o):
+        return np.floor_divide(o, self)
+
+    def __mod__(self, o):
+        return np.remainder(self, o)
+
+    def __rmod__(self, o):
+        return np.remainder(o, self)
+
+    def __lt__(self, o):
+        return np.less(self, o)
+
+    def __le__(self, o):
+        return np.less_equal(self, o)
+
+    def __gt__(self, o):
+        return np.greater(self, o)
+
+    def __ge__(self, o):
+        return np.greater_equal(self, o)
+
+    def __eq__(self, o):
+        return np.equal(self, o)
+
+    def __ne__(self, o):
+        return np.not_equal(self, o)
+
+    def __getitem__(self, idx):
+        return getitem_p.bind(self, idx=normalize_index(idx))
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            f"{type(self).__name__} does not support item assignment: traced arrays are "
+            f"immutable. Build the new array with np.where(mask, value, x) or np.concatenate")
+
+    # -- ndarray methods: each forwards to the NumPy function, which dispatches -----------------
+    def reshape(self, *shape, order="C"):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return np.reshape(self, tuple(shape), order=order)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = axes[0]
+        return np.transpose(self, tuple(axes) if axes else None)
+
+    def swapaxes(self, a, b):
+        return np.swapaxes(self, a, b)
+
+    def ravel(self, order="C"):
+        return np.ravel(self, order=order)
+
+    def flatten(self, order="C"):
+        return np.ravel(self, order=order)
+
+    def squeeze(self, axis=None):
+        return np.squeeze(self, axis=axis)
+
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return np.sum(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return np.mean(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False):
+        return np.prod(self, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+
+    def max(self, axis=None, out=None, keepdims=False):
+        return np.max(self, axis=axis, out=out, keepdims=keepdims)
+
+    def min(self, axis=None, out=None, keepdims=False):
+        return np.min(self, axis=axis, out=out, keepdims=keepdims)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return np.var(self, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return np.std(self, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return np.cumsum(self, axis=axis)
+
+    def cumprod(self, axis=None):
+        return np.cumprod(self, axis=axis)
+
+    def dot(self, other):
+        return np.dot(self, other)
+
+    def clip(self, min=None, max=None):
+        return np.clip(self, min, max)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return np.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        return np.trace(self, offset, axis1, axis2)
+
+    def round(self, decimals=0):
+        return np.round(self, decimals)
+
+    def repeat(self, repeats, axis=None):
+        return np.repeat(self, repeats, axis=axis)
+
+    def take(self, indices, axis=None):
+        return np.take(self, indices, axis=axis)
+
+    def conj(self):
+        return np.conjugate(self)
+
+    def copy(self):
+        return self
+
+    def argmax(self, axis=None, keepdims=False):
+        return np.argmax(self._plain_value(), axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return np.argmin(self._plain_value(), axis=axis, keepdims=keepdims)
+
+    def any(self, axis=None, keepdims=False):
+        return np.any(self._plain_value(), axis=axis, keepdims=keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return np.all(self._plain_value(), axis=axis, keepdims=keepdims)
+
+    def astype(self, dtype, copy=True):
+        return astype(self, dtype)

@@ -1,0 +1,100 @@
+"""Pytrees: nested tuples, lists and dicts of arrays, flattened to leaves and rebuilt.
+
+The transforms accept and return pytrees; flattening happens here once. A leaf is anything that
+is not a tuple, list or dict (``None`` is an empty subtree). Dict keys are visited in sorted
+order, as in JAX, so two dicts with the same keys flatten alike.
+"""
+from __future__ import annotations
+
+__all__ = ["tree_flatten", "tree_unflatten", "tree_map", "TreeDef"]
+
+
+class TreeDef:
+    """The structure of a pytree without its leaves."""
+
+    __slots__ = ("kind", "children", "meta", "num_leaves")
+
+    def __init__(self, kind, children=(), meta=None):
+        self.kind = kind          # "leaf", "none", "tuple", "list", "dict" or a namedtuple type
+        self.children = tuple(children)
+        self.meta = meta          # dict keys for dicts
+        self.num_leaves = 1 if kind == "leaf" else sum(c.num_leaves for c in self.children)
+
+    def __eq__(self, other):
+        return (isinstance(other, TreeDef) and self.kind == other.kind
+                and self.meta == other.meta and self.children == other.children)
+
+    def __hash__(self):
+        return hash((str(self.kind), self.meta, self.children))
+
+    def __repr__(self):
+        if self.kind == "leaf":
+            return "*"
+        if self.kind == "none":
+            return "None"
+        inner = ", ".join(map(repr, self.children))
+        if self.kind == "dict":
+            inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.meta, self.children))
+            return "{" + inner + "}"
+        return f"[{inner}]" if self.kind == "list" else f"({inner})"
+
+
+_LEAF = TreeDef("leaf")
+
+
+def _is_namedtuple(x):
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def tree_flatten(tree):
+    """``(leaves, treedef)`` for a pytree."""
+    leaves = []
+
+    def go(x):
+        if x is None:
+            return TreeDef("none")
+        if isinstance(x, dict):
+            keys = tuple(sorted(x))
+            return TreeDef("dict", [go(x[k]) for k in keys], keys)
+        if _is_namedtuple(x):
+            return TreeDef(type(x), [go(v) for v in x])
+        if isinstance(x, (tuple, list)):
+            return TreeDef(type(x).__name__ if type(x) in (tuple, list) else "tuple",
+                           [go(v) for v in x])
+        leaves.append(x)
+        return _LEAF
+
+    return leaves, go(tree)
+
+
+def tree_unflatten(treedef, leaves):
+    """Rebuild the pytree of ``treedef`` from ``leaves`` (an iterable, consumed in order)."""
+    it = iter(leaves)
+
+    def go(td):
+        if td.kind == "leaf":
+            return next(it)
+        if td.kind == "none":
+            return None
+        kids = [go(c) for c in td.children]
+        if td.kind == "dict":
+            return dict(zip(td.meta, kids))
+        if td.kind == "list":
+            return kids
+        if td.kind == "tuple":
+            return tuple(kids)
+        return td.kind(*kids)  # a namedtuple type
+
+    return go(treedef)
+
+
+def tree_map(f, tree, *rest):
+    """Apply ``f`` leafwise to ``tree`` (and to the matching leaves of ``rest``)."""
+    leaves, td = tree_flatten(tree)
+    others = []
+    for r in rest:
+        lr, tr = tree_flatten(r)
+        if tr != td:
+            raise ValueError(f"pytree structures differ: {td} and {tr}")
+        others.append(lr)
+    return tree_unflatten(td, [f(*xs) for xs in zip(leaves, *others)])
