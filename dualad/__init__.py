@@ -1,6 +1,36 @@
-"""dualad: NumPy-native automatic differentiation, forward and reverse mode."""
+"""dualad: NumPy-native automatic differentiation, forward and reverse mode.
+
+Write plain NumPy; differentiate it with the transforms below, choosing the mode per call::
+
+    import numpy as np
+    import dualad as ad
+
+    def f(x, y):
+        return np.log(x) + x * y - np.sin(y)
+
+    ad.grad(f, argnums=(0, 1))(2.0, 5.0)     # (5.5, 1.7163...)
+"""
+import importlib
+
 from . import ops
 from .dual import DualArray
+from .transforms import (MEMORY_BUDGET, choose_mode, grad, hessian, hvp, jacfwd, jacobian,
+                         jacrev, jvp, value_and_grad)
+from .pytree import tree_flatten, tree_unflatten, tree_map
 
-__all__ = ["DualArray", "ops"]
+__all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
+           "hessian", "hvp", "choose_mode", "numeric", "check_grads", "tree_flatten",
+           "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # ``ad.vjp`` *is* ``reverse.vjp``; importing it lazily lets ``reverse`` import dualad first
+    if name == "vjp":
+        from reverse import vjp
+        return vjp
+    if name == "numeric":
+        return importlib.import_module("dualad.numeric")
+    if name == "check_grads":
+        return importlib.import_module("dualad.checking").check_grads
+    raise AttributeError(f"module 'dualad' has no attribute {name!r}")

@@ -131,39 +131,83 @@ class DualArray(ArrayProtocol):
     # -- forward mode: one JVP rule call for all lanes -----------------------------------------
     def _process(self, prim, args, kwargs):
         level = self._level
-        k = self._tangent.shape[0]
+        if len(args) == 1:  # the common arities are unrolled: this is the scalar hot path
+            primals = (self._primal,)
+            tangents = (self._tangent,)
+            lanes = self._lanes
+        elif len(args) == 2:
+            a, b = args
+            if a.__class__ is DualArray and a._level == level:
+                pa, ta = a._primal, a._tangent
+            else:
+                pa, ta = a, None
+            if b.__class__ is DualArray and b._level == level:
+                pb, tb = b._primal, b._tangent
+            else:
+                pb, tb = b, None
+            lanes = a._lanes if ta is not None else b._lanes
+            if ta is not None and tb is not None:
+                _same_lanes(prim, ta, tb)
+                lanes = a._lanes or b._lanes
+            primals = (pa, pb)
+            tangents = (ta, tb)
+        else:
+            primals, tangents, lanes = self._split(prim, args)
+        ans = prim.impl(*primals, **kwargs)
+        jvp = prim.jvp
+        if jvp is None:
+            if prim.nondiff:
+                return ans
+            raise TypeError(f"no JVP rule for {prim.name}")
+        t = jvp(tangents, ans, *primals, **kwargs)
+        if prim.multiple_results:
+            k = self._tangent.shape[0]
+            outs = t if t is not None else (None,) * len(ans)
+            return tuple(_wrap(a, t, level, lanes, k) for a, t in zip(ans, outs))
+        if t is None or t.__class__ is not np.ndarray or t.dtype is not ans.dtype:
+            return _wrap(ans, t, level, lanes, self._tangent.shape[0])
+        d = object.__new__(DualArray)
+        d._primal = ans
+        d._tangent = t
+        d._level = level
+        d._lanes = lanes
+        return d
+
+    def _split(self, prim, args):
+        level = self._level
         lanes = self._lanes
         primals = []
         tangents = []
         for a in args:
-            if isinstance(a, DualArray) and a._level == level:
-                t = a._tangent
-                if t.shape[0] != k:
-                    raise ValueError(f"{prim.name}: DualArrays with {k} and {t.shape[0]} tangent "
-                                     f"lanes cannot be combined")
-                primals.append(a._primal)
-                tangents.append(t)
+            if a.__class__ is DualArray and a._level == level:
+                _same_lanes(prim, self._tangent, a._tangent)
                 lanes = lanes or a._lanes
+                primals.append(a._primal)
+                tangents.append(a._tangent)
             else:
                 primals.append(a)
                 tangents.append(None)
-        ans = prim.impl(*primals, **kwargs)
-        if prim.nondiff:
-            return ans
-        if prim.jvp is None:
-            raise TypeError(f"no JVP rule for {prim.name}")
-        out = prim.jvp(tuple(tangents), ans, *primals, **kwargs)
-        if prim.multiple_results:
-            outs = out if out is not None else (None,) * len(ans)
-            return tuple(_wrap(a, t, level, lanes, k) for a, t in zip(ans, outs))
-        return _wrap(ans, out, level, lanes, k)
+        return primals, tangents, lanes
+
+
+def _same_lanes(prim, t1, t2):
+    # NumPy would broadcast 1 lane against K silently: refuse instead
+    if t1.shape[0] != t2.shape[0]:
+        raise ValueError(f"{prim.name}: DualArrays with {t1.shape[0]} and {t2.shape[0]} tangent "
+                         f"lanes cannot be combined")
 
 
 def _wrap(ans, t, level, lanes, k):
     if t is None:
-        t = np.zeros((k,) + tuple(np.shape(ans) if not isinstance(ans, Tracer) else ans.shape),
-                     dtype=ans.dtype)
-    elif not isinstance(t, Tracer) and not isinstance(ans, Tracer) and t.dtype != ans.dtype \
-            and ans.dtype.kind == "f":
-        t = t.astype(ans.dtype)
-    return DualArray._new(ans, t, level, lanes)
+        t = np.zeros((k,) + tuple(ans.shape), dtype=ans.dtype)
+    else:
+        td, ad = t.dtype, ans.dtype
+        # keep the tangent in the primal's precision (float32 stays float32)
+        if td is not ad and td != ad and ad.kind == "f" and not isinstance(t, Tracer):
+            t = t.astype(ad)
+    d = object.__new__(DualArray)
+    d._primal = ans
+    d._tangent = t
+    d._level = level
+    d._lanes = lanes
+    return d

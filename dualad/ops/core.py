@@ -118,6 +118,8 @@ class Primitive:
                  "__weakref__")
 
     def __init__(self, name, impl, jvp=None, vjp=None, *, nondiff=False, multiple_results=False):
+        if nondiff and (jvp is not None or vjp is not None):
+            raise ValueError(f"{name}: a zero-derivative primitive takes no rules")
         self.name = name
         self.impl = impl
         self.jvp = jvp
@@ -209,37 +211,50 @@ def unbroadcast(g, shape):
 def elementwise(name, impl, *derivs):
     """An elementwise op whose partial derivatives are declared once.
 
-    ``derivs[i](ans, *args)`` returns ``∂ans/∂args[i]`` (broadcastable to ``ans``); ``ZERO`` marks
-    an argument with zero derivative, ``None`` one whose derivative is not implemented (a tangent
-    arriving there raises). Both rules are generated from the same functions:
+    ``derivs[i](ans, *args)`` returns ``∂ans/∂args[i]`` (broadcastable to ``ans``); a Python
+    float is a constant partial (``1.0`` and ``-1.0`` cost no multiplication); ``ZERO`` marks an
+    argument with zero derivative and ``None`` one whose derivative is not implemented (a tangent
+    arriving there raises). Both rules are generated from the same partials:
     ``jvp = Σ tᵢ·dᵢ`` and ``vjp_i = unbroadcast(g·dᵢ)``, so the two modes cannot drift apart.
     """
-    def missing(i):
-        return NotImplementedError(
-            f"{name}: the derivative with respect to argument {i} is not implemented")
+    def partial(i, ans, args):
+        d = derivs[i]
+        if d is None:
+            raise NotImplementedError(
+                f"{name}: the derivative with respect to argument {i} is not implemented")
+        return d if d.__class__ is float else d(ans, *args)
+
+    def scale(t, d):
+        if d.__class__ is float:
+            return t if d == 1.0 else (-t if d == -1.0 else t * d)
+        return t * d
 
     def jvp(tangents, ans, *args):
+        if len(tangents) == 1:  # unary: tangent and answer have the same shape, no alignment
+            d = derivs[0]
+            if d.__class__ is float:
+                return scale(tangents[0], d)
+            return tangents[0] * partial(0, ans, args)
         out = None
-        nd = ndim_of(ans)
+        nd = -1
         for i, t in enumerate(tangents):
             if t is None:
                 continue
             d = derivs[i]
             if d is ZERO:
                 continue
-            if d is None:
-                raise missing(i)
-            term = align(t, nd) * d(ans, *args)
+            if nd < 0:
+                nd = ans.ndim
+            if t.ndim <= nd:
+                t = align(t, nd)
+            term = scale(t, d) if d.__class__ is float else t * partial(i, ans, args)
             out = term if out is None else out + term
         return out
 
     def vjp(i, g, ans, *args):
-        d = derivs[i]
-        if d is ZERO:
+        if derivs[i] is ZERO:
             return None
-        if d is None:
-            raise missing(i)
-        return unbroadcast(g * d(ans, *args), shape_of(args[i]))
+        return unbroadcast(scale(g, partial(i, ans, args)), shape_of(args[i]))
 
     prim = Primitive(name, impl, jvp, vjp)
     prim.derivs = derivs

@@ -20,6 +20,7 @@ _mul = UFUNC_RULES[np.multiply]
 _div = UFUNC_RULES[np.divide]
 _pow = UFUNC_RULES[np.power]
 _neg = UFUNC_RULES[np.negative]
+_NO_KWARGS: dict = {}
 
 
 class ArrayProtocol(Tracer):
@@ -126,39 +127,45 @@ class ArrayProtocol(Tracer):
     def tolist(self):
         self._no_conversion("a list")
 
-    # -- operators: the arithmetic ones bind directly (the scalar hot path) ---------------------
+    # -- operators: the arithmetic ones go straight to the processing tracer (scalar hot path) --
+    def _binary(self, prim, a, b, o):
+        # what Primitive.bind does, minus its generic loop: the higher-level tracer processes
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(prim, (a, b), _NO_KWARGS)
+        return self._process(prim, (a, b), _NO_KWARGS)
+
     def __add__(self, o):
-        return _add.bind(self, o)
+        return self._binary(_add, self, o, o)
 
     def __radd__(self, o):
-        return _add.bind(o, self)
+        return self._binary(_add, o, self, o)
 
     def __sub__(self, o):
-        return _sub.bind(self, o)
+        return self._binary(_sub, self, o, o)
 
     def __rsub__(self, o):
-        return _sub.bind(o, self)
+        return self._binary(_sub, o, self, o)
 
     def __mul__(self, o):
-        return _mul.bind(self, o)
+        return self._binary(_mul, self, o, o)
 
     def __rmul__(self, o):
-        return _mul.bind(o, self)
+        return self._binary(_mul, o, self, o)
 
     def __truediv__(self, o):
-        return _div.bind(self, o)
+        return self._binary(_div, self, o, o)
 
     def __rtruediv__(self, o):
-        return _div.bind(o, self)
+        return self._binary(_div, o, self, o)
 
     def __pow__(self, o):
-        return _pow.bind(self, o)
+        return self._binary(_pow, self, o, o)
 
     def __rpow__(self, o):
-        return _pow.bind(o, self)
+        return self._binary(_pow, o, self, o)
 
     def __neg__(self):
-        return _neg.bind(self)
+        return self._process(_neg, (self,), _NO_KWARGS)
 
     def __pos__(self):
         return self

@@ -1,0 +1,471 @@
+"""The functional transforms: each call picks a mode (forward lanes or the reverse tape).
+
+``jvp``, ``jacfwd`` and ``grad(mode="forward")`` run :class:`~dualad.DualArray` lanes; ``vjp``,
+``jacrev`` and ``grad(mode="reverse")`` run the :mod:`reverse` tape; ``hessian`` and ``hvp``
+nest them (forward over reverse). Semantics follow JAX: results keep the pytree structure of
+the arguments, ``jacobian(f)(x).shape == out.shape + x.shape``, Python floats are 0-d float64
+arrays, integer arguments are constants and asking for their derivative raises ``TypeError``.
+
+:func:`_Args` handles ``argnums`` and pytrees once for every transform.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from .dual import DualArray
+from .ops import Tracer, new_level
+from .pytree import tree_flatten, tree_unflatten
+
+__all__ = ["jvp", "jacfwd", "jacrev", "jacobian", "grad", "value_and_grad", "hessian", "hvp",
+           "MEMORY_BUDGET"]
+
+#: bytes that the tangent (or cotangent) lanes of one pass may take before jacfwd/jacrev split
+#: the work into chunks
+MEMORY_BUDGET = 256 * 2 ** 20
+
+_MODES = ("forward", "reverse")
+
+
+# ---------------------------------------------------------------------------------------------
+# arguments: argnums, pytrees, dtype checks — in one place
+# ---------------------------------------------------------------------------------------------
+
+def as_leaf(x, what):
+    """A differentiable leaf as an array: Python floats become 0-d float64; ints are refused."""
+    if isinstance(x, Tracer):
+        dtype = x.dtype
+    else:
+        if isinstance(x, bool) or isinstance(x, (int, np.integer)) and not isinstance(x, float):
+            raise TypeError(f"{what} is the integer {x!r}: integer arguments are constants and "
+                            f"have no derivative. Pass a float (e.g. {float(x)!r}) to "
+                            f"differentiate with respect to it")
+        x = np.asarray(x, dtype=float if isinstance(x, float) else None)
+        dtype = x.dtype
+    if not np.issubdtype(dtype, np.inexact):
+        raise TypeError(f"{what} has dtype {dtype}: integer and boolean arguments are constants "
+                        f"and have no derivative. Convert it to a floating dtype to "
+                        f"differentiate with respect to it")
+    if np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(f"{what} has complex dtype {dtype}: dualad differentiates real "
+                        f"functions of real arrays")
+    return x
+
+
+class _Args:
+    """The arguments of one transform call, split into differentiated leaves and the rest."""
+
+    def __init__(self, fname, args, argnums):
+        if isinstance(argnums, (int, np.integer)):
+            nums, self.single = (int(argnums),), True
+        else:
+            try:
+                nums = tuple(int(a) for a in argnums)
+            except TypeError:
+                raise TypeError(f"{fname}: argnums must be an int or a tuple of ints, "
+                                f"got {argnums!r}") from None
+            self.single = False
+        for a in nums:
+            if not -len(args) <= a < len(args):
+                raise ValueError(f"{fname}: argnums {argnums!r} out of range for "
+                                 f"{len(args)} positional argument(s)")
+        self.nums = tuple(a % len(args) for a in nums)
+        self.args = list(args)
+        leaves, self.treedef = tree_flatten(tuple(args[i] for i in self.nums))
+        self.leaves = [as_leaf(x, f"{fname}: argument {self._where(k)}")
+                       for k, x in enumerate(leaves)]
+        self.sizes = [int(np.prod(np.shape(x))) if not isinstance(x, Tracer) else x.size
+                      for x in self.leaves]
+        self.offsets = np.cumsum([0] + self.sizes)[:-1].tolist()
+        self.n = sum(self.sizes)
+
+    def _where(self, k):
+        if len(self.nums) == 1 and self.treedef.children[0].kind == "leaf":
+            return f"{self.nums[0]}"
+        return f"{self.nums} (leaf {k})"
+
+    def call(self, f, new_leaves):
+        """Call ``f`` with the differentiated leaves replaced by ``new_leaves``."""
+        args = list(self.args)
+        rebuilt = tree_unflatten(self.treedef, new_leaves)
+        for j, i in enumerate(self.nums):
+            args[i] = rebuilt[j]
+        return f(*args)
+
+    def structure(self, leaves):
+        """Leaves arranged like the differentiated arguments (one argnum: that argument)."""
+        tree = tree_unflatten(self.treedef, leaves)
+        return tree[0] if self.single else tree
+
+    def dtype(self):
+        return np.result_type(*[x.dtype for x in self.leaves]) if self.leaves else np.float64
+
+
+def _split_aux(fname, out, has_aux):
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"{fname}: with has_aux=True, f must return a pair (output, aux); "
+                        f"got {type(out).__name__}")
+    return out[0], out[1]
+
+
+def _plain_tree(tree, level):
+    """Strip the perturbation of ``level`` from every leaf (auxiliary outputs come back plain)."""
+    leaves, td = tree_flatten(tree)
+    return tree_unflatten(td, [_primal_at(x, level) for x in leaves])
+
+
+def _primal_at(x, level):
+    while isinstance(x, DualArray) and x._level >= level:
+        x = x._primal
+    return x if isinstance(x, Tracer) else np.asarray(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# forward mode
+# ---------------------------------------------------------------------------------------------
+
+def _seed(leaves, tangents, level, lanes):
+    return [DualArray._new(p, t, level, lanes) for p, t in zip(leaves, tangents)]
+
+
+def _out_tangent(x, level, k, dtype):
+    """``(primal, lane tangent)`` of an output leaf for the perturbation of ``level``."""
+    if isinstance(x, DualArray) and x._level == level:
+        return x._primal, x._tangent
+    value = x if isinstance(x, Tracer) else np.asarray(x)
+    out_dtype = value.dtype if np.issubdtype(value.dtype, np.inexact) else dtype
+    return value, np.zeros((k,) + tuple(value.shape), dtype=out_dtype)
+
+
+def jvp(f, primals, tangents, lanes=False):
+    """Jacobian-vector product of ``f`` at ``primals`` along ``tangents``, by forward mode.
+
+    Parameters
+    ----------
+    f : callable
+        A function of ``len(primals)`` positional arguments, written with NumPy.
+    primals, tangents : tuple
+        The point and the direction, tuples (or lists) of the same pytree structure; each
+        tangent leaf has its primal's shape, or with ``lanes=True`` a leading axis of K
+        directions: shape ``(K, *primal.shape)``.
+    lanes : bool
+        Propagate K directions in one pass; the output tangent then has the leading K axis
+        too (a Jacobian-matrix product).
+
+    Returns
+    -------
+    (out, out_tangent)
+        ``f(*primals)`` and its tangent, both with ``f``'s output structure.
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples (or lists) of arguments, "
+                        f"got {type(primals).__name__} and {type(tangents).__name__}")
+    p_leaves, p_def = tree_flatten(tuple(primals))
+    t_leaves, t_def = tree_flatten(tuple(tangents))
+    if p_def != t_def:
+        raise ValueError(f"jvp: primals and tangents must have the same structure; got "
+                         f"{p_def} and {t_def}")
+    p_leaves = [as_leaf(p, f"jvp: primal {k}") for k, p in enumerate(p_leaves)]
+    seeds = []
+    k_lanes = None
+    for n, (p, t) in enumerate(zip(p_leaves, t_leaves)):
+        t = t if isinstance(t, Tracer) else np.asarray(t, dtype=p.dtype)
+        pshape, tshape = tuple(p.shape), tuple(t.shape)
+        if lanes:
+            if tshape[1:] != pshape or len(tshape) != len(pshape) + 1:
+                raise ValueError(f"jvp: with lanes=True tangent {n} must have shape "
+                                 f"(K, *{pshape}); got {tshape} for primal shape {pshape}")
+            if k_lanes is not None and tshape[0] != k_lanes:
+                raise ValueError(f"jvp: every tangent needs the same number of lanes; got "
+                                 f"{k_lanes} and {tshape[0]}")
+            k_lanes = tshape[0]
+            seeds.append(t)
+        else:
+            if tshape != pshape:
+                raise ValueError(f"jvp: tangent {n} has shape {tshape} but its primal has shape "
+                                 f"{pshape} (tangents must match their primals' shapes)")
+            seeds.append(t[None])
+    k = k_lanes if lanes else 1
+    if k is None:  # no leaves at all
+        k = 0
+    level = new_level()
+    out = f(*tree_unflatten(p_def, _seed(p_leaves, seeds, level, bool(lanes))))
+    o_leaves, o_def = tree_flatten(out)
+    dtype = np.result_type(*[p.dtype for p in p_leaves]) if p_leaves else np.float64
+    pairs = [_out_tangent(x, level, k, dtype) for x in o_leaves]
+    out_p = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
+    out_t = [t if lanes else t[0] for _, t in pairs]
+    out_t = [t if isinstance(t, Tracer) else np.asarray(t) for t in out_t]
+    return tree_unflatten(o_def, out_p), tree_unflatten(o_def, out_t)
+
+
+def _chunks(n, m_bytes_per_lane, chunk, fname):
+    """Split ``n`` lanes into the fewest equal chunks that keep the lanes under the budget."""
+    if chunk is not None:
+        if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
+            raise ValueError(f"{fname}: chunk must be a positive int or None, got {chunk!r}")
+        size = int(chunk)
+    else:
+        count = max(1, math.ceil(n * m_bytes_per_lane / MEMORY_BUDGET))
+        size = max(1, math.ceil(n / count))
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def _identity_lanes(a, b, sizes, offsets, shapes, dtype):
+    """Rows ``a:b`` of the identity, cut per leaf and shaped ``(b - a, *leaf.shape)``."""
+    k = b - a
+    out = []
+    for size, off, shape in zip(sizes, offsets, shapes):
+        t = np.zeros((k, size), dtype=dtype)
+        idx = np.arange(max(a, off), min(b, off + size))
+        t[idx - a, idx - off] = 1
+        out.append(t.reshape((k,) + tuple(shape)))
+    return out
+
+
+def _fwd_blocks(rows, spec, out_shape):
+    """Split ``rows`` (``(n, *out_shape)``, one row per input entry) into one Jacobian per input
+    leaf, each of shape ``out_shape + leaf.shape``."""
+    blocks = []
+    flat = rows.reshape(rows.shape[0], -1)
+    for size, off, leaf in zip(spec.sizes, spec.offsets, spec.leaves):
+        block = flat[off:off + size].T  # (m, size)
+        blocks.append(block.reshape(tuple(out_shape) + tuple(leaf.shape)))
+    return blocks
+
+
+def _forward_jacobian(f, spec, chunk, has_aux, fname):
+    """Run the lane passes; returns ``(out_tree, jac_tree, aux)``."""
+    dtype = spec.dtype()
+    itemsize = np.dtype(dtype).itemsize
+    shapes = [tuple(x.shape) for x in spec.leaves]
+    # the input lanes and a working set as large again: the outputs' lanes are the Jacobian
+    chunks = _chunks(spec.n, 2 * itemsize * spec.n, chunk, fname) if spec.n else [(0, 0)]
+    per_out = None
+    out = aux = o_def = None
+    for a, b in chunks:
+        level = new_level()
+        seeds = _identity_lanes(a, b, spec.sizes, spec.offsets, shapes, dtype)
+        res = spec.call(f, _seed(spec.leaves, seeds, level, True))
+        res, aux_c = _split_aux(fname, res, has_aux)
+        o_leaves, o_def = tree_flatten(res)
+        pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
+        if per_out is None:
+            per_out = [[] for _ in pairs]
+            out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
+            aux = _plain_tree(aux_c, level) if has_aux else None
+        for acc, (_, t) in zip(per_out, pairs):
+            acc.append(t)
+    jacs = []
+    for acc, o in zip(per_out, out):
+        rows = acc[0] if len(acc) == 1 else np.concatenate(acc, axis=0)
+        jacs.append(spec.structure(_fwd_blocks(rows, spec, o.shape)))
+    return tree_unflatten(o_def, out), tree_unflatten(o_def, jacs), aux
+
+
+def jacfwd(f, argnums=0, chunk=None, has_aux=False):
+    """Jacobian of ``f`` by forward mode: identity directions pushed as DualArray lanes.
+
+    ``chunk`` bounds the lanes per pass; ``None`` means all at once unless the lanes would
+    pass :data:`MEMORY_BUDGET` (256 MiB), then the fewest equal chunks that fit. The result has
+    shape ``out.shape + x.shape`` for each output leaf and each differentiated argument leaf,
+    arranged as the output pytree of the arguments' pytree (a tuple of them for a tuple
+    ``argnums``).
+    """
+    @functools.wraps(f)
+    def jac_fn(*args):
+        spec = _Args("jacfwd", args, argnums)
+        out, jac, aux = _forward_jacobian(f, spec, chunk, has_aux, "jacfwd")
+        return (jac, aux) if has_aux else jac
+    return jac_fn
+
+
+def _check_scalar(fname, out):
+    shape = np.shape(out) if not isinstance(out, Tracer) else out.shape
+    if not isinstance(out, (np.ndarray, np.generic, float, int, Tracer)) or shape != ():
+        what = f"shape {shape}" if isinstance(out, (np.ndarray, Tracer)) else \
+            f"a {type(out).__name__}"
+        raise TypeError(f"{fname} requires f to return a scalar (shape ()); got {what}. "
+                        f"Use jacfwd/jacrev/jacobian or vjp for non-scalar outputs")
+
+
+def _check_mode(fname, mode, allowed=_MODES):
+    if mode not in allowed:
+        raise ValueError(f"{fname}: mode must be one of {', '.join(map(repr, allowed))}; "
+                         f"got {mode!r}")
+
+
+def value_and_grad(f, argnums=0, has_aux=False, mode="reverse"):
+    """Function returning ``(f(*args), gradient)``; with ``has_aux``, ``((value, aux), grad)``.
+
+    ``f`` must return a scalar. ``mode="reverse"`` takes one sweep of the tape;
+    ``mode="forward"`` pushes one lane per input entry through DualArrays.
+    """
+    _check_mode("value_and_grad", mode)
+
+    @functools.wraps(f)
+    def vg_fn(*args):
+        spec = _Args("grad", args, argnums)
+        if mode == "forward":
+            out, jac, aux = _forward_jacobian(f, spec, None, has_aux, "grad")
+            _check_scalar("grad", out)
+        else:
+            out, jac, aux = _reverse_gradient(f, spec, has_aux)
+        return ((out, aux), jac) if has_aux else (out, jac)
+    return vg_fn
+
+
+def grad(f, argnums=0, has_aux=False, mode="reverse"):
+    """Gradient of the scalar function ``f`` with respect to the arguments ``argnums``.
+
+    Returns a function with ``f``'s signature returning the gradient, shaped like the argument
+    (a tuple for a tuple ``argnums``); with ``has_aux=True`` it returns ``(grad, aux)``.
+    ``mode`` is ``"reverse"`` (default, the tape) or ``"forward"`` (DualArray lanes).
+    """
+    vg = value_and_grad(f, argnums, has_aux, mode)
+
+    @functools.wraps(f)
+    def grad_fn(*args):
+        (value, aux), g = vg(*args) if has_aux else ((None, None), vg(*args)[1])
+        return (g, aux) if has_aux else g
+    return grad_fn
+
+
+# ---------------------------------------------------------------------------------------------
+# reverse mode (the tape lives in the `reverse` package, imported when first needed)
+# ---------------------------------------------------------------------------------------------
+
+def _reverse():
+    import reverse
+    return reverse
+
+
+def _reverse_gradient(f, spec, has_aux):
+    rv = _reverse()
+    res = rv.vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves, has_aux=has_aux)
+    out, vjp_fn = res[0], res[1]
+    aux = res[2] if has_aux else None
+    _check_scalar("grad", out)
+    one = np.ones((), dtype=out.dtype if np.issubdtype(out.dtype, np.inexact) else spec.dtype())
+    grads = vjp_fn(one)
+    return out, spec.structure(list(grads)), aux
+
+
+def _rev_blocks(rows, spec, out_shape):
+    """One Jacobian per input leaf from per-leaf cotangent rows ``(m, *leaf.shape)``."""
+    return [np.reshape(r, tuple(out_shape) + tuple(leaf.shape))
+            for r, leaf in zip(rows, spec.leaves)]
+
+
+def jacrev(f, argnums=0, chunk=None, has_aux=False):
+    """Jacobian of ``f`` by reverse mode: one tape, identity cotangents swept as lanes.
+
+    ``chunk`` bounds the cotangent lanes per sweep (``None``: all at once within
+    :data:`MEMORY_BUDGET`). Shapes and structure as :func:`jacfwd`.
+    """
+    @functools.wraps(f)
+    def jac_fn(*args):
+        rv = _reverse()
+        spec = _Args("jacrev", args, argnums)
+        res = rv.vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves, has_aux=has_aux)
+        out, vjp_fn = res[0], res[1]
+        o_leaves, o_def = tree_flatten(out)
+        o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]
+        o_sizes = [x.size for x in o_leaves]
+        m = sum(o_sizes)
+        o_offsets = np.cumsum([0] + o_sizes)[:-1].tolist()
+        dtype = spec.dtype()
+        itemsize = np.dtype(dtype).itemsize
+        rows = [[] for _ in spec.leaves]
+        for a, b in (_chunks(m, 2 * itemsize * m, chunk, "jacrev") if m else []):
+            cots = _identity_lanes(a, b, o_sizes, o_offsets, [x.shape for x in o_leaves], dtype)
+            grads = vjp_fn(tree_unflatten(o_def, cots), lanes=True)
+            for acc, g in zip(rows, grads):
+                acc.append(g)
+        jacs = []
+        for o, off, size in zip(o_leaves, o_offsets, o_sizes):
+            per_leaf = []
+            for acc, leaf in zip(rows, spec.leaves):
+                full = acc[0] if len(acc) == 1 else np.concatenate(acc, axis=0)
+                per_leaf.append(full[off:off + size] if m else
+                                np.zeros((0,) + tuple(leaf.shape), dtype=dtype))
+            jacs.append(spec.structure(_rev_blocks(per_leaf, spec, o.shape)))
+        jac = tree_unflatten(o_def, jacs)
+        return (jac, res[2]) if has_aux else jac
+    return jac_fn
+
+
+# ---------------------------------------------------------------------------------------------
+# choosing a mode, and second order
+# ---------------------------------------------------------------------------------------------
+
+def jacobian(f, argnums=0, mode="auto"):
+    """Jacobian of ``f`` in the mode asked for.
+
+    ``mode``: ``"forward"`` (:func:`jacfwd`), ``"reverse"`` (:func:`jacrev`), ``"numeric"``
+    (central differences, :mod:`dualad.numeric`), or ``"auto"``: forward when the
+    differentiated inputs have at most as many entries as the output, reverse otherwise.
+    """
+    _check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
+
+    @functools.wraps(f)
+    def jac_fn(*args):
+        chosen = mode
+        if mode == "auto":
+            chosen = choose_mode(f, args, argnums)
+        if chosen == "forward":
+            return jacfwd(f, argnums)(*args)
+        if chosen == "reverse":
+            return jacrev(f, argnums)(*args)
+        return _numeric_jacobian(f, args, argnums)
+    return jac_fn
+
+
+def choose_mode(f, args, argnums=0):
+    """The mode ``jacobian(mode="auto")`` takes for ``f`` at ``args``: ``"forward"`` when the
+    inputs are no more than the outputs (forward needs one lane per input, reverse one per
+    output), else ``"reverse"``. Evaluates ``f`` once to learn the output size."""
+    spec = _Args("jacobian", args, argnums)
+    out_leaves, _ = tree_flatten(f(*args))
+    m = sum(int(np.prod(np.shape(x))) if not isinstance(x, Tracer) else x.size
+            for x in out_leaves)
+    return "forward" if spec.n <= m else "reverse"
+
+
+def _numeric_jacobian(f, args, argnums):
+    from . import numeric
+    spec = _Args("jacobian", args, argnums)
+    out = f(*args)
+    o_leaves, o_def = tree_flatten(out)
+    per_out = [[] for _ in o_leaves]
+    for k, leaf in enumerate(spec.leaves):
+        def along(x, k=k):
+            leaves = list(spec.leaves)
+            leaves[k] = x
+            return tuple(np.asarray(v) for v in tree_flatten(spec.call(f, leaves))[0])
+        cols = [numeric.jacobian(lambda x, j=j: along(x)[j], leaf)
+                for j in range(len(o_leaves))]
+        for acc, c in zip(per_out, cols):
+            acc.append(c)
+    return tree_unflatten(o_def, [spec.structure(blocks) for blocks in per_out])
+
+
+def hessian(f, argnums=0):
+    """Hessian of the scalar ``f``, forward over reverse: the gradient's tape swept once with
+    DualArray lanes flowing through it. Shape ``x.shape + x.shape``."""
+    return jacfwd(grad(f, argnums), argnums)
+
+
+def hvp(f, primals, tangents):
+    """Hessian-vector product ``H·v`` of the scalar ``f`` at ``primals`` along ``tangents``,
+    without forming ``H`` (a JVP of the reverse-mode gradient). Same structure as ``primals``.
+    """
+    if not isinstance(primals, (tuple, list)):
+        raise TypeError(f"hvp: primals must be a tuple of arguments, got "
+                        f"{type(primals).__name__}")
+    g = grad(f, argnums=tuple(range(len(primals))))
+    return jvp(g, tuple(primals), tuple(tangents))[1]
