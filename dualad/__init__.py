@@ -14,12 +14,13 @@ import importlib
 
 from . import ops
 from .dual import DualArray
+from .ops.special import logsumexp
 from .transforms import (MEMORY_BUDGET, choose_mode, grad, hessian, hvp, jacfwd, jacobian,
                          jacrev, jvp, value_and_grad)
 from .pytree import tree_flatten, tree_unflatten, tree_map
 
 __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
-           "hessian", "hvp", "choose_mode", "numeric", "check_grads", "tree_flatten",
+           "hessian", "hvp", "choose_mode", "logsumexp", "numeric", "check_grads", "tree_flatten",
            "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops"]
 __version__ = "0.1.0"
 

@@ -247,7 +247,10 @@ def elementwise(name, impl, *derivs):
                 nd = ans.ndim
             if t.ndim <= nd:
                 t = align(t, nd)
-            term = scale(t, d) if d.__class__ is float else t * partial(i, ans, args)
+            if d.__class__ is float:
+                term = t if d == 1.0 else (-t if d == -1.0 else t * d)
+            else:
+                term = t * partial(i, ans, args)
             out = term if out is None else out + term
         return out
 

@@ -128,41 +128,58 @@ class ArrayProtocol(Tracer):
         self._no_conversion("a list")
 
     # -- operators: the arithmetic ones go straight to the processing tracer (scalar hot path) --
-    def _binary(self, prim, a, b, o):
-        # what Primitive.bind does, minus its generic loop: the higher-level tracer processes
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(prim, (a, b), _NO_KWARGS)
-        return self._process(prim, (a, b), _NO_KWARGS)
-
+    # Each operator does what Primitive.bind does, minus its generic loop: the higher-level
+    # tracer of the two processes the op. Written out per operator because this is the scalar
+    # hot path, where one more Python call is a measurable share of the cost.
     def __add__(self, o):
-        return self._binary(_add, self, o, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_add, (self, o), _NO_KWARGS)
+        return self._process(_add, (self, o), _NO_KWARGS)
 
     def __radd__(self, o):
-        return self._binary(_add, o, self, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_add, (o, self), _NO_KWARGS)
+        return self._process(_add, (o, self), _NO_KWARGS)
 
     def __sub__(self, o):
-        return self._binary(_sub, self, o, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_sub, (self, o), _NO_KWARGS)
+        return self._process(_sub, (self, o), _NO_KWARGS)
 
     def __rsub__(self, o):
-        return self._binary(_sub, o, self, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_sub, (o, self), _NO_KWARGS)
+        return self._process(_sub, (o, self), _NO_KWARGS)
 
     def __mul__(self, o):
-        return self._binary(_mul, self, o, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_mul, (self, o), _NO_KWARGS)
+        return self._process(_mul, (self, o), _NO_KWARGS)
 
     def __rmul__(self, o):
-        return self._binary(_mul, o, self, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_mul, (o, self), _NO_KWARGS)
+        return self._process(_mul, (o, self), _NO_KWARGS)
 
     def __truediv__(self, o):
-        return self._binary(_div, self, o, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_div, (self, o), _NO_KWARGS)
+        return self._process(_div, (self, o), _NO_KWARGS)
 
     def __rtruediv__(self, o):
-        return self._binary(_div, o, self, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_div, (o, self), _NO_KWARGS)
+        return self._process(_div, (o, self), _NO_KWARGS)
 
     def __pow__(self, o):
-        return self._binary(_pow, self, o, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_pow, (self, o), _NO_KWARGS)
+        return self._process(_pow, (self, o), _NO_KWARGS)
 
     def __rpow__(self, o):
-        return self._binary(_pow, o, self, o)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(_pow, (o, self), _NO_KWARGS)
+        return self._process(_pow, (o, self), _NO_KWARGS)
 
     def __neg__(self):
         return self._process(_neg, (self,), _NO_KWARGS)
