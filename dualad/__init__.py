@@ -10,9 +10,8 @@ Write plain NumPy; differentiate it with the transforms below, choosing the mode
 
     ad.grad(f, argnums=(0, 1))(2.0, 5.0)     # (5.5, 1.7163...)
 """
-import importlib
-
-from . import ops
+from . import numeric, ops
+from .checking import check_grads
 from .dual import DualArray
 from .ops.special import logsumexp
 from .transforms import (MEMORY_BUDGET, choose_mode, grad, hessian, hvp, jacfwd, jacobian,
@@ -30,8 +29,4 @@ def __getattr__(name):
     if name == "vjp":
         from reverse import vjp
         return vjp
-    if name == "numeric":
-        return importlib.import_module("dualad.numeric")
-    if name == "check_grads":
-        return importlib.import_module("dualad.checking").check_grads
     raise AttributeError(f"module 'dualad' has no attribute {name!r}")

@@ -220,6 +220,8 @@ def _is_basic(idx):
 
 
 def _index_add_impl(g, idx, shape):
+    if isinstance(g, Tracer):  # a lower-level tracer: writing it into zeros would drop it
+        return index_add_p.bind(g, idx=idx, shape=shape)
     z = np.zeros(shape, dtype=g.dtype)
     if _is_basic(idx):
         z[idx] = g  # basic indexing never repeats a position
