@@ -236,22 +236,28 @@ def elementwise(name, impl, *derivs):
                 return scale(tangents[0], d)
             return tangents[0] * partial(0, ans, args)
         out = None
-        nd = -1
+        ashape = None
+        partial_shape = False
         for i, t in enumerate(tangents):
             if t is None:
                 continue
             d = derivs[i]
             if d is ZERO:
                 continue
-            if nd < 0:
-                nd = ans.ndim
-            if t.ndim <= nd:
-                t = align(t, nd)
+            if ashape is None:
+                ashape = ans.shape
+            if t.shape[1:] != ashape:  # a broadcast argument
+                t = align(t, len(ashape))
+                partial_shape = True
             if d.__class__ is float:
                 term = t if d == 1.0 else (-t if d == -1.0 else t * d)
             else:
                 term = t * partial(i, ans, args)
             out = term if out is None else out + term
+        if partial_shape and out is not None and out.shape[1:] != ashape:
+            # every contributing argument was broadcast and its partial did not broadcast it
+            # back (a constant, or a partial of the argument's own shape): expand to the output
+            out = np.broadcast_to(out, (out.shape[0],) + tuple(ashape))
         return out
 
     def vjp(i, g, ans, *args):
