@@ -102,8 +102,14 @@ polygamma_p = elementwise("scipy.special.polygamma", _polygamma_impl,
 
 
 def _power_dbase(ans, x, y):
-    # y·x^(y-1), with the limit 0 where y == 0 (x**0 is constant even at x == 0)
-    return np.where(y == 0, 0.0, y * np.power(x, y - 1.0))
+    # y·x^(y-1), with the limit 0 where y == 0 (x**0 is constant even at x == 0). Only x == 0
+    # needs the guard: elsewhere the plain expression is exact at y == 0 and so are its own
+    # derivatives (∂²(x**y)/∂x∂y = 1/x there, which a constant 0 would lose); x is made safe
+    # before the power so that nested derivatives see no 0·inf in the unselected branch
+    zero = (x == 0) & (y == 0)
+    if not np.any(zero):
+        return y * np.power(x, y - 1.0)
+    return np.where(zero, 0.0, y * np.power(np.where(zero, 1.0, x), y - 1.0))
 
 
 def _power_dexp(ans, x, y):
@@ -125,8 +131,15 @@ def _extremum_partials(pick_first, nan_aware):
     return first, second
 
 
-def _safe_div_zero(num_is_zero, value):
-    return np.where(num_is_zero, 0.0, value)
+def _xlog_dy(x, z):
+    """∂/∂y of x·log(z) where z = y (xlogy) or 1 + y (xlog1py): x / z.
+
+    On the line x == 0 the function is identically 0 (also at z == 0, SciPy's convention), so
+    there the partial is 0 instead of 0/0; only that point is guarded, so that the derivatives
+    of x / z (∂²/∂x∂y = 1/z at x == 0) stay exact elsewhere.
+    """
+    both = (x == 0) & (z == 0)
+    return np.where(both, 0.0, x / np.where(both, 1.0, z))
 
 
 BINARY = {
@@ -151,9 +164,9 @@ BINARY = {
 }
 
 BINARY_SPECIAL = {
-    sp.xlogy: (lambda ans, x, y: _safe_div_zero(x == 0, np.log(y)), lambda ans, x, y: x / y),
-    sp.xlog1py: (lambda ans, x, y: _safe_div_zero(x == 0, np.log1p(y)),
-                 lambda ans, x, y: x / (1.0 + y)),
+    # ∂/∂x is log y also at x == 0 (x·log y is linear in x), -inf at y == 0
+    sp.xlogy: (lambda ans, x, y: np.log(y), lambda ans, x, y: _xlog_dy(x, y)),
+    sp.xlog1py: (lambda ans, x, y: np.log1p(y), lambda ans, x, y: _xlog_dy(x, 1.0 + y)),
 }
 
 #: ufuncs with derivative zero wherever defined: integer-valued, boolean or piecewise constant
@@ -232,10 +245,15 @@ def _strip(c):
 
 @implements(np.sinc)
 def _sinc(x):
-    # sin(πx)/(πx) with the removable singularity at 0 taken as a limit of the same expression
+    # sin(πx)/(πx); at the removable singularity x == 0 its Taylor polynomial takes over, which
+    # is 1 there and has the exact derivatives up to the 9th (a constant 1 would make
+    # sinc''(0) = 0 instead of -π²/3 under nesting)
     px = math.pi * x
-    safe = np.where(px == 0, 1.0, px)
-    return np.where(px == 0, 1.0, np.sin(safe) / safe)
+    zero = px == 0
+    safe = np.where(zero, 1.0, px)
+    u2 = px * px
+    series = 1.0 - u2 / 6.0 * (1.0 - u2 / 20.0 * (1.0 - u2 / 42.0 * (1.0 - u2 / 72.0)))
+    return np.where(zero, series, np.sin(safe) / safe)
 
 
 @implements(np.round, np.around)
