@@ -17,7 +17,7 @@ import numpy as np
 
 from .dual import DualArray
 from .ops import Tracer, new_level
-from .pytree import tree_flatten, tree_unflatten
+from .pytree import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["jvp", "jacfwd", "jacrev", "jacobian", "grad", "value_and_grad", "hessian", "hvp",
            "MEMORY_BUDGET"]
@@ -116,6 +116,11 @@ def _plain_tree(tree, level):
     """Strip the perturbation of ``level`` from every leaf (auxiliary outputs come back plain)."""
     leaves, td = tree_flatten(tree)
     return tree_unflatten(td, [_primal_at(x, level) for x in leaves])
+
+
+def _as_arrays(tree):
+    """Leaves as NumPy arrays (0-d for scalars); tracers of enclosing transforms stay as they are."""
+    return tree_map(lambda x: x if isinstance(x, Tracer) else np.asarray(x), tree)
 
 
 def _primal_at(x, level):
@@ -348,7 +353,7 @@ def _reverse_gradient(f, spec, has_aux):
     rv = _reverse()
     res = rv.vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves, has_aux=has_aux)
     out, vjp_fn = res[0], res[1]
-    aux = res[2] if has_aux else None
+    aux = _as_arrays(res[2]) if has_aux else None
     _check_scalar("grad", out)
     one = np.ones((), dtype=out.dtype if np.issubdtype(out.dtype, np.inexact) else spec.dtype())
     grads = vjp_fn(one)
@@ -395,7 +400,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False):
                                 np.zeros((0,) + tuple(leaf.shape), dtype=dtype))
             jacs.append(spec.structure(_rev_blocks(per_leaf, spec, o.shape)))
         jac = tree_unflatten(o_def, jacs)
-        return (jac, res[2]) if has_aux else jac
+        return (jac, _as_arrays(res[2])) if has_aux else jac
     return jac_fn
 
 
