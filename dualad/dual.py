@@ -131,11 +131,9 @@ class DualArray(ArrayProtocol):
     # -- forward mode: one JVP rule call for all lanes -----------------------------------------
     def _process(self, prim, args, kwargs):
         level = self._level
-        if len(args) == 1:  # the common arities are unrolled: this is the scalar hot path
-            primals = (self._primal,)
-            tangents = (self._tangent,)
-            lanes = self._lanes
-        elif len(args) == 2:
+        lanes = self._lanes
+        # the common arities are unrolled: this is the scalar hot path
+        if len(args) == 2:
             a, b = args
             if a.__class__ is DualArray and a._level == level:
                 pa, ta = a._primal, a._tangent
@@ -143,23 +141,29 @@ class DualArray(ArrayProtocol):
                 pa, ta = a, None
             if b.__class__ is DualArray and b._level == level:
                 pb, tb = b._primal, b._tangent
+                if ta is not None:
+                    _same_lanes(prim, ta, tb)
+                    lanes = a._lanes or b._lanes
             else:
                 pb, tb = b, None
-            lanes = a._lanes if ta is not None else b._lanes
-            if ta is not None and tb is not None:
-                _same_lanes(prim, ta, tb)
-                lanes = a._lanes or b._lanes
             primals = (pa, pb)
             tangents = (ta, tb)
+        elif len(args) == 1:
+            primals = (self._primal,)
+            tangents = (self._tangent,)
         else:
             primals, tangents, lanes = self._split(prim, args)
-        ans = prim.impl(*primals, **kwargs)
         jvp = prim.jvp
-        if jvp is None:
-            if prim.nondiff:
-                return ans
-            raise TypeError(f"no JVP rule for {prim.name}")
-        t = jvp(tangents, ans, *primals, **kwargs)
+        if kwargs:
+            ans = prim.impl(*primals, **kwargs)
+            if jvp is None:
+                return self._no_rule(prim, ans)
+            t = jvp(tangents, ans, *primals, **kwargs)
+        else:
+            ans = prim.impl(*primals)
+            if jvp is None:
+                return self._no_rule(prim, ans)
+            t = jvp(tangents, ans, *primals)
         if prim.multiple_results:
             k = self._tangent.shape[0]
             outs = t if t is not None else (None,) * len(ans)
@@ -172,6 +176,12 @@ class DualArray(ArrayProtocol):
         d._level = level
         d._lanes = lanes
         return d
+
+    @staticmethod
+    def _no_rule(prim, ans):
+        if prim.nondiff:
+            return ans
+        raise TypeError(f"no JVP rule for {prim.name}")
 
     def _split(self, prim, args):
         level = self._level

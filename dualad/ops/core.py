@@ -217,12 +217,14 @@ def elementwise(name, impl, *derivs):
     arriving there raises). Both rules are generated from the same partials:
     ``jvp = Σ tᵢ·dᵢ`` and ``vjp_i = unbroadcast(g·dᵢ)``, so the two modes cannot drift apart.
     """
-    def partial(i, ans, args):
-        d = derivs[i]
-        if d is None:
+    def missing(i):
+        def raise_missing(ans, *args):
             raise NotImplementedError(
                 f"{name}: the derivative with respect to argument {i} is not implemented")
-        return d if d.__class__ is float else d(ans, *args)
+        return raise_missing
+
+    # None (not implemented) becomes a partial that raises, so the hot path needs no check
+    parts = tuple(missing(i) if d is None else d for i, d in enumerate(derivs))
 
     def scale(t, d):
         if d.__class__ is float:
@@ -231,39 +233,63 @@ def elementwise(name, impl, *derivs):
 
     def jvp(tangents, ans, *args):
         if len(tangents) == 1:  # unary: tangent and answer have the same shape, no alignment
-            d = derivs[0]
-            if d.__class__ is float:
-                return scale(tangents[0], d)
-            return tangents[0] * partial(0, ans, args)
+            d = parts[0]
+            return scale(tangents[0], d) if d.__class__ is float else tangents[0] * d(ans, *args)
         out = None
-        ashape = None
-        partial_shape = False
-        for i, t in enumerate(tangents):
+        ashape = ans.shape
+        broadcast = False
+        i = -1
+        for t in tangents:
+            i += 1
             if t is None:
                 continue
-            d = derivs[i]
+            d = parts[i]
             if d is ZERO:
                 continue
-            if ashape is None:
-                ashape = ans.shape
             if t.shape[1:] != ashape:  # a broadcast argument
                 t = align(t, len(ashape))
-                partial_shape = True
+                broadcast = True
             if d.__class__ is float:
                 term = t if d == 1.0 else (-t if d == -1.0 else t * d)
             else:
-                term = t * partial(i, ans, args)
+                term = t * d(ans, *args)
             out = term if out is None else out + term
-        if partial_shape and out is not None and out.shape[1:] != ashape:
+        if broadcast and out is not None and out.shape[1:] != ashape:
             # every contributing argument was broadcast and its partial did not broadcast it
             # back (a constant, or a partial of the argument's own shape): expand to the output
             out = np.broadcast_to(out, (out.shape[0],) + tuple(ashape))
         return out
 
+    if len(parts) == 2:
+        d0, d1 = parts
+        general = jvp
+
+        def jvp(tangents, ans, x, y):  # noqa: F811  the binary hot path, spelled out
+            t0, t1 = tangents
+            if t0 is not None and t1 is not None:
+                shape = ans.shape
+                if d0 is ZERO or d1 is ZERO or t0.shape[1:] != shape or t1.shape[1:] != shape:
+                    return general(tangents, ans, x, y)
+                a = scale(t0, d0) if d0.__class__ is float else t0 * d0(ans, x, y)
+                return a + (scale(t1, d1) if d1.__class__ is float else t1 * d1(ans, x, y))
+            if t0 is not None:
+                t, d = t0, d0
+            else:
+                t, d = t1, d1
+            if d is ZERO:
+                return None
+            if t.shape[1:] != ans.shape:
+                return general(tangents, ans, x, y)
+            if d.__class__ is float:
+                return t if d == 1.0 else (-t if d == -1.0 else t * d)
+            return t * d(ans, x, y)
+
     def vjp(i, g, ans, *args):
-        if derivs[i] is ZERO:
+        d = parts[i]
+        if d is ZERO:
             return None
-        return unbroadcast(scale(g, partial(i, ans, args)), shape_of(args[i]))
+        return unbroadcast(scale(g, d if d.__class__ is float else d(ans, *args)),
+                           shape_of(args[i]))
 
     prim = Primitive(name, impl, jvp, vjp)
     prim.derivs = derivs
