@@ -1,0 +1,256 @@
+"""The functional forms of reverse mode: :func:`vjp` and :func:`grad` (JAX semantics).
+
+Each call takes a fresh level and records ``f`` on a graph of its own, separate from the
+user-level graph of hand-built Tensors, so calls nest: ``grad`` of a function that calls
+``grad`` (reverse over reverse), and ``DualArray`` primals or cotangents flowing through the
+tape (forward over reverse) — the VJP rules are NumPy calls, so they dispatch on whatever
+values the tape saved. Arguments and results are pytrees (:mod:`dualad.pytree`).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from dualad.ops import Tracer, new_level
+from dualad.pytree import tree_flatten, tree_unflatten
+
+from .modes import ANOMALY, MODE, enable_grad
+from .tape import sweep
+from .tensor import Tensor
+
+__all__ = ["vjp", "grad", "VJPFunction"]
+
+
+def _is_float(dtype):
+    return np.issubdtype(dtype, np.inexact)
+
+
+def _input_leaf(x, level):
+    """A primal leaf as the Tensor ``f`` sees (``None`` for a constant: integers, bools...)."""
+    if isinstance(x, Tracer):
+        value = x
+    elif isinstance(x, float):
+        value = np.asarray(x, dtype=np.float64)
+    elif isinstance(x, (np.ndarray, np.generic)):
+        value = np.asarray(x)
+    else:
+        return None  # Python ints and bools, None, strings...: passed through as constants
+    if not _is_float(value.dtype):
+        return None
+    t = Tensor._wrap(value, level, None, 0)
+    t._requires_grad = True
+    return t
+
+
+def _frozen(v):
+    """A read-only view of an array the tape may hold (results behave as immutable, as in JAX)."""
+    if v.__class__ is np.ndarray:
+        v = v.view()
+        v.flags.writeable = False
+    return v
+
+
+def _strip(x, level):
+    """The value of ``x`` without the perturbation of ``level``."""
+    if isinstance(x, Tensor) and x._level == level:
+        return _frozen(x._value)
+    return x if isinstance(x, Tracer) or x is None else _frozen(np.asarray(x))
+
+
+class VJPFunction:
+    """``vjp_fn(cotangents, lanes=False, retain_graph=True)``: the cotangents of the primals.
+
+    ``cotangents`` has the structure of ``f``'s output (each leaf its shape, or with
+    ``lanes=True`` a leading axis of K cotangents swept at once). Returns a tuple with one
+    cotangent per primal, structured like the primal. ``retain_graph=False`` frees the tape as
+    the sweep passes it (for the last call: less memory); a later call then raises.
+    """
+
+    __slots__ = ("_level", "_inputs", "_in_defs", "_targets", "_out_def", "_out_avals")
+
+    def __init__(self, level, inputs, in_defs, targets, out_def, out_avals):
+        self._level = level
+        self._inputs = inputs        # per primal: list of (Tensor or None, shape, dtype) per leaf
+        self._in_defs = in_defs      # per primal: its TreeDef
+        self._targets = targets      # per output leaf: (node or leaf Tensor, k) or None
+        self._out_def = out_def
+        self._out_avals = out_avals  # per output leaf: (shape, dtype)
+
+    def __call__(self, cotangents, lanes=False, retain_graph=True):
+        leaves, td = tree_flatten(cotangents)
+        if td != self._out_def:
+            raise ValueError(f"vjp_fn: the cotangents have structure {td} but f's output has "
+                             f"structure {self._out_def}; pass one cotangent per output leaf")
+        seeds = []
+        k = None
+        for n, (ct, target, (shape, dtype)) in enumerate(zip(leaves, self._targets,
+                                                              self._out_avals)):
+            g = _lane_cotangent(ct, shape, dtype, lanes, n)
+            if k is not None and g.shape[0] != k:
+                raise ValueError(f"vjp_fn: every cotangent needs the same number of lanes; got "
+                                 f"{k} and {g.shape[0]}")
+            k = g.shape[0]
+            if target is not None:
+                seeds.append((target[0], target[1], g))
+        k = 1 if k is None else k
+        reached = sweep(seeds, retain_graph, False, bool(MODE.get() & ANOMALY),
+                        self._level) if seeds else []
+        mine = set()
+        results = []
+        for leaves_in, in_def in zip(self._inputs, self._in_defs):
+            out = []
+            for t, shape, dtype in leaves_in:
+                g = None
+                if t is not None:
+                    mine.add(id(t))
+                    g = t._gacc
+                    t._gacc = None
+                if g is None:
+                    g = np.zeros((k,) + shape, dtype=dtype if _is_float(dtype) else np.float64)
+                if not lanes:
+                    g = g[0, ...]
+                if g.__class__ is np.ndarray and g.dtype != dtype and _is_float(dtype):
+                    g = g.astype(dtype)
+                out.append(g)
+            results.append(tree_unflatten(in_def, out))
+        for leaf in reached:  # ids are safe here: `reached` keeps every leaf alive
+            if id(leaf) not in mine:
+                leaf._gacc = None
+        return tuple(results)
+
+
+def _lane_cotangent(ct, shape, dtype, lanes, n):
+    """Cotangent leaf ``n`` with its lane axis, checked against the output's shape."""
+    if isinstance(ct, Tracer):
+        g = ct
+    else:
+        g = np.array(ct, dtype=dtype if _is_float(dtype) else None, copy=True)
+    gshape = tuple(g.shape)
+    if lanes:
+        if gshape[1:] != shape or len(gshape) != len(shape) + 1:
+            raise ValueError(f"vjp_fn: with lanes=True cotangent {n} must have shape "
+                             f"(K, *{shape}); got {gshape}")
+        return g
+    if gshape != shape:
+        raise ValueError(f"vjp_fn: cotangent {n} has shape {gshape} but the output has shape "
+                         f"{shape} (pass lanes=True for a leading axis of K cotangents)")
+    return g[None]
+
+
+def vjp(f, *primals, has_aux=False):
+    """Vector-Jacobian product of ``f`` at ``primals``, by the reverse tape.
+
+    Returns ``(out, vjp_fn)`` — or ``(out, vjp_fn, aux)`` with ``has_aux=True``, when ``f``
+    returns ``(out, aux)`` — where ``vjp_fn(cotangents)`` gives one cotangent per primal (see
+    :class:`VJPFunction`; ``lanes=True`` sweeps K cotangents at once). Primals are pytrees of
+    arrays and floats (Python floats are 0-d float64); integer and boolean leaves are constants
+    and get zero cotangents. ``out`` and ``aux`` come back as plain (read-only) arrays;
+    ``vjp_fn`` may be called any number of times. The primal arrays are saved, not copied:
+    do not change them in place before the last ``vjp_fn`` call.
+    """
+    level = new_level()
+    inputs, in_defs, args = [], [], []
+    for p in primals:
+        leaves, td = tree_flatten(p)
+        row, wrapped = [], []
+        for x in leaves:
+            t = _input_leaf(x, level)
+            wrapped.append(x if t is None else t)
+            value = x if t is None else t._value
+            shape = tuple(shape_of_any(value))
+            dtype = value.dtype if hasattr(value, "dtype") else np.result_type(value)
+            row.append((t, shape, dtype))
+        inputs.append(row)
+        in_defs.append(td)
+        args.append(tree_unflatten(td, wrapped))
+    with enable_grad():  # as in torch.func: an outer no_grad does not switch a transform off
+        res = f(*args)
+    if has_aux:
+        if not (isinstance(res, (tuple, list)) and len(res) == 2):
+            raise TypeError(f"vjp: with has_aux=True, f must return a pair (output, aux); got "
+                            f"{type(res).__name__}")
+        res, aux = res
+    o_leaves, out_def = tree_flatten(res)
+    targets, avals, values = [], [], []
+    for o in o_leaves:
+        if isinstance(o, Tensor) and o._level == level:
+            targets.append(((o._node if o._node is not None else o), o._index)
+                           if o._requires_grad else None)
+            value = o._value
+        else:
+            targets.append(None)
+            value = o if isinstance(o, Tracer) else np.asarray(o)
+        avals.append((tuple(value.shape), value.dtype))
+        values.append(value)
+    out = tree_unflatten(out_def, [_strip(v, level) for v in values])
+    fn = VJPFunction(level, inputs, in_defs, targets, out_def, avals)
+    if has_aux:
+        a_leaves, a_def = tree_flatten(aux)
+        return out, fn, tree_unflatten(a_def, [_strip(x, level) for x in a_leaves])
+    return out, fn
+
+
+def shape_of_any(x):
+    return x.shape if hasattr(x, "shape") else np.shape(x)
+
+
+def grad(f, argnums=0, has_aux=False):
+    """The gradient of the scalar function ``f``, by one reverse sweep.
+
+    Returns a function with ``f``'s signature that returns ``∂f/∂args[argnums]`` shaped like
+    that argument (a tuple of them for a tuple ``argnums``); with ``has_aux=True`` (``f`` returns
+    ``(value, aux)``) it returns ``(gradient, aux)``. Differentiated arguments must be floating
+    (Python floats are 0-d float64); float32 gives float32 gradients.
+    """
+    single = isinstance(argnums, (int, np.integer))
+    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
+
+    @functools.wraps(f)
+    def grad_f(*args, **kwargs):
+        n = len(args)
+        for a in nums:
+            if not -n <= a < n:
+                raise ValueError(f"grad: argnums {argnums!r} is out of range for {n} "
+                                 f"positional argument(s)")
+        idx = tuple(a % n for a in nums)
+        for a in idx:
+            _check_differentiable(args[a], a)
+
+        def partial_f(*diff):
+            full = list(args)
+            for j, a in enumerate(idx):
+                full[a] = diff[j]
+            return f(*full, **kwargs)
+
+        res = vjp(partial_f, *[args[a] for a in idx], has_aux=has_aux)
+        out, fn = res[0], res[1]
+        shape = tuple(shape_of_any(out)) if isinstance(out, (np.ndarray, np.generic, float,
+                                                              int, Tracer)) else None
+        if shape != ():
+            what = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
+            raise TypeError(f"grad requires a scalar output; got {what}. Use vjp or jacrev "
+                            f"for non-scalar outputs")
+        dtype = out.dtype if hasattr(out, "dtype") and _is_float(out.dtype) else np.float64
+        grads = fn(np.ones((), dtype=dtype), retain_graph=False)
+        g = grads[0] if single else grads
+        return (g, res[2]) if has_aux else g
+    return grad_f
+
+
+def _check_differentiable(x, argnum):
+    leaves, _ = tree_flatten(x)
+    for leaf in leaves:
+        if isinstance(leaf, Tracer):
+            dtype = leaf.dtype
+        elif isinstance(leaf, float):
+            continue
+        else:
+            dtype = np.result_type(leaf) if isinstance(leaf, (np.ndarray, np.generic, int,
+                                                               bool)) else None
+        if dtype is None or not _is_float(dtype):
+            what = f"dtype {dtype}" if dtype is not None else f"type {type(leaf).__name__}"
+            raise TypeError(f"grad: argument {argnum} has {what}; integer and boolean "
+                            f"arguments are constants and have no derivative. Pass floats "
+                            f"(e.g. np.asarray(x, dtype=float)) to differentiate with respect "
+                            f"to it")

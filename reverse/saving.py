@@ -1,0 +1,145 @@
+"""What the tape keeps of an op: only the values its VJP rule reads.
+
+A VJP rule has the signature ``vjp(i, g, ans, *args, **kwargs)``, but most rules read only
+some of them: ``tanh``'s reads ``ans`` and not ``x``, ``matmul``'s reads ``a`` and ``b`` and not
+``ans``. Keeping everything would hold every pre-activation of a network alive until the sweep
+(twice the activation memory of hand-written backprop), so the tape asks, once per primitive,
+which parameters the rule's code loads, and keeps a shape-and-dtype :class:`Meta` in place of an
+array that no rule reads.
+
+The answer is read off the rule's bytecode (which local names it loads). It errs only towards
+keeping: a rule that is not a plain Python function, takes ``*args`` and reads them, or hands a
+parameter to a nested function counts as reading everything it could. For ``elementwise``
+entries the partials ``derivs[i](ans, *args)`` are examined instead of the generated rule, which
+reads the arguments only for their shapes (to undo broadcasting) — a :class:`Meta` has them.
+"""
+from __future__ import annotations
+
+import dis
+import inspect
+
+import numpy as np
+
+from dualad.ops import Tracer
+
+__all__ = ["Meta", "SavePlan", "plan_for"]
+
+
+class Meta:
+    """Stands in for an array the tape did not keep: its shape and dtype, nothing else.
+
+    Any NumPy use of it raises: the saving analysis said the rule does not read the value, and
+    a rule that does would otherwise compute garbage.
+    """
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    def _refuse(self, *args, **kwargs):
+        raise RuntimeError(
+            "reverse: a VJP rule read a value that the tape did not keep (the saving analysis "
+            "in reverse/saving.py judged it unused). Please report this with the op's name")
+
+    __array__ = __array_ufunc__ = __array_function__ = _refuse
+
+    def __repr__(self):
+        return f"Meta(shape={self.shape}, dtype={self.dtype})"
+
+
+def meta_of(v):
+    """A :class:`Meta` for ``v`` when dropping ``v`` frees memory, else ``v`` itself."""
+    if v.__class__ is np.ndarray and v.ndim or isinstance(v, Tracer):
+        return Meta(v.shape, v.dtype)
+    return v
+
+
+class SavePlan:
+    """For one primitive: whether the VJP reads ``ans``, and which positional args it never reads.
+    """
+
+    __slots__ = ("keep_ans", "drop")
+
+    def __init__(self, keep_ans=True, drop=()):
+        self.keep_ans = keep_ans
+        self.drop = tuple(drop)  # indices of positional args no rule of this op reads
+
+    def __repr__(self):
+        return f"SavePlan(keep_ans={self.keep_ans}, drop={self.drop})"
+
+
+_KEEP_ALL = SavePlan()
+_PLANS: dict = {}  # Primitive -> SavePlan (primitives are hashable by identity and live forever)
+
+
+def plan_for(prim) -> SavePlan:
+    """The (cached) :class:`SavePlan` of ``prim``."""
+    plan = _PLANS.get(prim)
+    if plan is None:
+        try:
+            plan = _analyse(prim)
+        except Exception:  # never let an optimization break recording: keep everything
+            plan = _KEEP_ALL
+        _PLANS[prim] = plan
+    return plan
+
+
+def _reads(fn, skip):
+    """Which positional parameters of ``fn`` (after the first ``skip``) its code loads:
+    ``(named, star)`` with ``named[j]`` for parameter ``skip + j`` and ``star`` for ``*args``;
+    ``None`` when it cannot be told (not a plain Python function)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    params = code.co_varnames[:code.co_argcount]
+    varargs = code.co_varnames[code.co_argcount + code.co_kwonlyargcount] \
+        if code.co_flags & inspect.CO_VARARGS else None
+    loaded = set(code.co_cellvars)  # captured by a nested function: assume it reads them
+    for ins in dis.get_instructions(code):
+        if ins.opname.startswith("LOAD_FAST") or ins.opname in ("LOAD_DEREF", "LOAD_CLOSURE"):
+            names = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+            loaded.update(names)
+    return [p in loaded for p in params[skip:]], varargs is not None and varargs in loaded
+
+
+def _read(named, star, j):
+    """Whether positional parameter ``j`` of the ones ``named``/``star`` describe is read."""
+    return named[j] if j < len(named) else star
+
+
+def _analyse(prim) -> SavePlan:
+    derivs = prim.derivs
+    if derivs is not None:  # an elementwise entry: the union over its partials d(ans, *args)
+        nargs = len(derivs)
+        keep_ans = False
+        read = [False] * nargs
+        for d in derivs:
+            if d is None or d.__class__ is float or not callable(d):  # missing, constant, ZERO
+                continue
+            r = _reads(d, 0)
+            if r is None:
+                return _KEEP_ALL
+            named, star = r
+            keep_ans = keep_ans or _read(named, star, 0)
+            for j in range(nargs):
+                read[j] = read[j] or _read(named, star, j + 1)
+        return SavePlan(keep_ans, tuple(j for j in range(nargs) if not read[j]))
+    if prim.vjp is None:
+        return _KEEP_ALL
+    r = _reads(prim.vjp, 2)  # skip (i, g)
+    if r is None:
+        return _KEEP_ALL
+    named, star = r
+    # only the named parameters can be dropped: past them, how many args come is not known here
+    return SavePlan(_read(named, star, 0),
+                    tuple(j for j in range(len(named) - 1) if not named[j + 1]))

@@ -1,0 +1,269 @@
+"""The adjoint tape: recorded ops (:class:`Node`) and the reverse sweep over them.
+
+Recording
+    Each op applied to a Tensor that requires grad becomes a :class:`Node` holding the op-table
+    primitive, the primal arguments the VJP rule reads (see :mod:`reverse.saving`), the keyword
+    arguments, the answer, and one *edge* per argument that needs a cotangent: ``(i, target,
+    k)`` where ``target`` is the Node that produced argument ``i`` (its output ``k``) or, for a
+    leaf, the leaf Tensor itself. Nodes point at their producers, never at the Tensors they
+    produced, so an intermediate Tensor the program drops is freed with its value unless a rule
+    needs that value: the graph is owned by the outputs, as in PyTorch.
+
+Ordering
+    Every node takes a key from one decreasing counter when it is recorded, so a node's key is
+    smaller than the keys of all its producers. The sweep keeps the nodes that have received a
+    cotangent in a heap by key and pops the latest-recorded first: the tape read backwards,
+    restricted to the part the output depends on. When a node is popped, every consumer of its
+    result (all recorded later) has already been swept, so its cotangent is complete. No
+    recursion and no topological sort.
+
+Memory
+    A node's accumulated cotangent is dropped once its rules have run, and its saved values too
+    unless ``retain_graph``; a second sweep reaching a freed node raises ``RuntimeError``.
+
+Lanes
+    Cotangents carry a leading lane axis (``core``'s convention): K cotangents are swept at once
+    by calling each rule once on ``(K, *shape)`` arrays.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import traceback
+
+import numpy as np
+
+from dualad.ops import Tracer
+
+from .saving import Meta
+
+__all__ = ["Node", "new_node", "sweep", "lift"]
+
+#: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
+_keys = itertools.count(0, -1)
+
+
+class Node:
+    """One recorded op: what its VJP rules need and where their results go.
+
+    ``args`` is ``None`` once the saved values are freed. ``gout`` accumulates the cotangent of
+    the output during a sweep (a dict ``{k: cotangent}`` for ops with several results).
+    ``hooks`` holds ``[k, fn, handle]`` entries of hooks registered on the output Tensors;
+    ``trace`` where the op was recorded (in anomaly mode). Built by :func:`new_node`: calling a
+    class without ``__init__`` is the cheapest way to make an object (the forward hot path).
+    """
+
+    __slots__ = ("prim", "args", "kwargs", "ans", "edges", "key", "gout", "hooks", "trace",
+                 "__weakref__")
+
+    @property
+    def name(self):
+        return self.prim.name
+
+    def __repr__(self):
+        return f"<Node {self.prim.name}{' (freed)' if self.args is None else ''}>"
+
+
+def new_node(prim, args, kwargs, ans, edges, trace=None):
+    """Record one op (see :class:`Node`); its key orders it after every op recorded before."""
+    node = Node()
+    node.prim = prim
+    node.args = args
+    node.kwargs = kwargs
+    node.ans = ans
+    node.edges = edges
+    node.key = next(_keys)
+    node.gout = None
+    node.hooks = None
+    node.trace = trace
+    return node
+
+
+def where_recorded():
+    """A short description of the caller outside this package (for anomaly mode)."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        fname = frame.filename.replace("\\", "/")
+        if "/reverse/" not in fname and "/dualad/ops/" not in fname:
+            code = f": {frame.line}" if frame.line else ""
+            return f"{frame.filename}:{frame.lineno} in {frame.name}{code}"
+    return "an unknown place"
+
+
+# ---------------------------------------------------------------------------------------------
+# the sweep
+# ---------------------------------------------------------------------------------------------
+
+def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=None):
+    """Run the reverse sweep from ``seeds``, a list of ``(target, k, g)``.
+
+    ``target`` is a Node (``g`` is the cotangent of its output ``k``) or a leaf Tensor; ``g``
+    has the leading lane axis. Returns the leaf Tensors reached, in first-reached order, each
+    with its summed cotangent in ``leaf._gacc`` (the caller takes it from there and resets it).
+    With ``create_graph`` the rules run on Tensors of ``level`` (see :func:`lift`) so that the
+    sweep itself is recorded.
+    """
+    heap = []
+    leaves = []
+    push = heapq.heappush
+    pop = heapq.heappop
+    try:
+        for target, k, g in seeds:
+            _send(target, k, g, heap, leaves)
+        while heap:
+            node = pop(heap)[1]
+            args = node.args
+            if args is None:
+                raise RuntimeError(
+                    f"backward through {node.prim.name} a second time: its saved values were "
+                    f"freed by an earlier sweep. Pass retain_graph=True to the first backward() "
+                    f"(or create_graph=True) to sweep the same graph again")
+            prim = node.prim
+            g = node.gout
+            node.gout = None
+            ans = node.ans
+            if prim.multiple_results:
+                g = _fill(g, ans)
+            if create_graph:
+                g, ans, args = lift(node, g, level)
+            if node.hooks is not None:
+                g = _run_node_hooks(node, g)
+            kwargs = node.kwargs
+            vjp = prim.vjp
+            ct = None
+            for i, target, k in node.edges:
+                # (a call without **{} is measurably cheaper on the scalar hot path)
+                ct = vjp(i, g, ans, *args, **kwargs) if kwargs else vjp(i, g, ans, *args)
+                if ct is None:
+                    continue
+                if anomaly:
+                    _check_finite(ct, node, i)
+                if target.__class__ is Node and not target.prim.multiple_results:
+                    prev = target.gout
+                    if prev is None:
+                        target.gout = ct
+                        push(heap, (target.key, target))
+                    else:
+                        target.gout = prev + ct
+                else:
+                    _send(target, k, ct, heap, leaves)
+            if not retain_graph:
+                node.args = None
+                node.ans = None
+            del g, ans, args, ct  # drop this node's arrays before the next pop
+    except BaseException:
+        # leave no half-summed cotangents behind for the next sweep
+        for _, n in heap:
+            n.gout = None
+        for leaf in leaves:
+            leaf._gacc = None
+        raise
+    return leaves
+
+
+def _send(target, k, g, heap, leaves):
+    """Add cotangent ``g`` to output ``k`` of node ``target`` (or to leaf Tensor ``target``)."""
+    if target.__class__ is Node:
+        prev = target.gout
+        if target.prim.multiple_results:  # {output index: cotangent}
+            if prev is None:
+                prev = target.gout = {}
+                heapq.heappush(heap, (target.key, target))
+            acc = prev.get(k)
+            prev[k] = g if acc is None else acc + g
+        elif prev is None:
+            target.gout = g
+            heapq.heappush(heap, (target.key, target))
+        else:
+            target.gout = prev + g
+        return
+    prev = target._gacc
+    if prev is None:
+        target._gacc = g
+        leaves.append(target)
+    else:
+        target._gacc = prev + g
+
+
+def _fill(gout, ans):
+    """The tuple of output cotangents of a multiple-result op, zeros where none arrived."""
+    if ans is None:  # freed: the sweep raises for it right after
+        return gout
+    k = next(iter(gout.values())).shape[0]
+    return tuple(gout[n] if n in gout else np.zeros((k,) + tuple(a.shape), dtype=a.dtype)
+                 for n, a in enumerate(ans))
+
+
+def _run_node_hooks(node, g):
+    """Hooks on the output Tensors of ``node`` see (and may replace) their total cotangent."""
+    multiple = node.prim.multiple_results
+    g = list(g) if multiple else g
+    for k, fn, _ in list(node.hooks):
+        cur = g[k] if multiple else g
+        new = fn(cur[0])
+        if new is not None:
+            new = _lane(new, cur)
+            if multiple:
+                g[k] = new
+            else:
+                g = new
+    return tuple(g) if multiple else g
+
+
+def _lane(value, like):
+    """A hook's replacement gradient with the lane axis put back (as ``like`` has it)."""
+    if not isinstance(value, Tracer):
+        value = np.asarray(value, dtype=like.dtype)
+    if tuple(value.shape) != tuple(like.shape[1:]):
+        raise RuntimeError(f"a hook returned a gradient of shape {tuple(value.shape)}; "
+                           f"expected {tuple(like.shape[1:])}")
+    return value[None]
+
+
+def _check_finite(ct, node, i):
+    v = ct._plain_value() if isinstance(ct, Tracer) else ct
+    if not np.all(np.isfinite(v)):
+        bad = "nan" if np.any(np.isnan(v)) else "inf"
+        where = f" The op was recorded at {node.trace}." if node.trace else \
+            " (Enter detect_anomaly() before the forward pass too to learn where it was recorded.)"
+        raise RuntimeError(
+            f"detect_anomaly: the VJP of {node.prim.name} (for its argument {i}) produced "
+            f"{bad} values.{where}")
+
+
+def lift(node, g, level):
+    """The rule inputs of ``node`` as Tensors of ``level``, for a sweep that is itself recorded.
+
+    The cotangent becomes a (constant) Tensor if it is not one; each argument that has an edge
+    becomes a Tensor whose history is that edge (a leaf is itself); the answer becomes a Tensor
+    produced by ``node``, so derivatives of the rule flow back through this very op.
+    """
+    from .tensor import Tensor
+    wrap = Tensor._wrap
+    if isinstance(g, tuple):
+        g = tuple(x if _is_tensor(x, level) else wrap(x, level, None, 0) for x in g)
+    elif not _is_tensor(g, level):
+        g = wrap(g, level, None, 0)
+    args = list(node.args)
+    for i, target, k in node.edges:
+        if target.__class__ is Node:
+            args[i] = wrap(args[i], level, target, k)
+            continue
+        # a leaf is its own history; its value must still be the one the op saw
+        if target._value is not args[i] and args[i].__class__ is not Meta:
+            raise RuntimeError(
+                f"a leaf Tensor used by {node.prim.name} was given a new value (an in-place "
+                f"update under no_grad, or .data) after the op saved it; differentiating the "
+                f"sweep again (create_graph=True) needs the value the op saw. Recompute the "
+                f"forward pass after updating the leaf")
+        args[i] = target
+    ans = node.ans
+    if node.prim.multiple_results:
+        ans = tuple(wrap(a, level, node, k) for k, a in enumerate(ans))
+    else:
+        ans = wrap(ans, level, node, 0)
+    return g, ans, args
+
+
+def _is_tensor(x, level):
+    from .tensor import Tensor
+    return isinstance(x, Tensor) and x._level == level

@@ -1,0 +1,583 @@
+"""``Tensor``: reverse mode. Ops on Tensors that require grad are recorded; ``backward`` sweeps.
+
+A Tensor holds a value (an ndarray, or a lower-level tracer when modes nest), its *level*, and
+— if an op produced it — the recording :class:`~reverse.tape.Node` and which of that node's
+outputs it is. It is :class:`~reverse.Tensor`'s counterpart of :class:`dualad.DualArray`: NumPy
+calls reach :meth:`Tensor._process` through the shared protocols, which runs the op-table
+implementation and records the op when an argument requires grad.
+
+Levels: Tensors built by hand from plain data share :data:`USER_LEVEL` (one PyTorch-style
+graph); a Tensor wrapping a tracer, and every functional transform (:func:`reverse.vjp`), takes a
+fresh level, so nested derivatives never confuse their perturbations.
+
+Values are never mutated behind the tape's back. In-place operations (``x += 1``,
+``x[0] = 3``, ``np.add(x, 1, out=x)``) give the Tensor a new array, recording the op when a
+gradient must flow through it; ``.data`` hands out an array the tape does not hold (copying
+first if it might), and an array handed out earlier is made read-only when an op saves it, so a
+stale handle cannot write into it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dualad.ops import UFUNC_RULES, ArrayProtocol, Tracer, new_level
+from dualad.ops.core import qualname, shape_of
+from dualad.ops.shape import index_add, normalize_index
+
+from .modes import ANOMALY, GRAD, MODE
+from .saving import meta_of, plan_for
+from .tape import Node, _keys, sweep, where_recorded
+
+__all__ = ["Tensor", "USER_LEVEL"]
+
+#: the level of Tensors built by hand from plain data: they all share one graph
+USER_LEVEL = 1
+
+# who else may hold a Tensor's array (see the module docstring)
+_PRIVATE = 0   # nobody: in-place writes could go straight into it
+_SHARED = 1    # the tape (or another Tensor) may hold it: copy before handing it out
+_EXPOSED = 2   # the user holds it (through .data or the constructor): freeze it when saved
+
+_pos = UFUNC_RULES[np.positive]
+_new = object.__new__
+_plans: dict = {}  # Primitive -> SavePlan, a local copy of reverse.saving's cache (hot path)
+
+
+def _is_float(dtype):
+    return np.issubdtype(dtype, np.inexact)
+
+
+class Tensor(ArrayProtocol):
+    """An array that records the ops applied to it, for reverse-mode differentiation.
+
+    Parameters
+    ----------
+    data : array_like
+        The value (copied). Python floats become 0-d float64 arrays. A tracer (for example a
+        ``DualArray``) is kept as is and the Tensor takes a fresh level: forward-over-reverse.
+    requires_grad : bool
+        Record the ops applied to this Tensor so that ``backward`` can reach it. Needs a
+        floating dtype.
+    name : str, optional
+        A label for :func:`reverse.to_dot`.
+
+    Examples
+    --------
+    >>> x = Tensor(np.array([2.0, 5.0]), requires_grad=True)
+    >>> y = np.log(x[0]) + x[0] * x[1] - np.sin(x[1])
+    >>> y.backward()
+    >>> x.grad
+    array([5.5       , 1.71633781])
+    """
+
+    __slots__ = ("_value", "_level", "_node", "_index", "_requires_grad", "grad", "_hooks",
+                 "_gacc", "_state", "name")
+    _rule_kind = "VJP"
+    _value_attr = "data"
+    # == is elementwise, but hashing by identity lets a Tensor key a dict (optimizer state,
+    # as torch.optim does); distinct live objects never compare equal-by-hash.
+    __hash__ = object.__hash__
+
+    def __init__(self, data, requires_grad=False, *, name=None):
+        if isinstance(data, Tracer):
+            value, level = data, new_level()
+        else:
+            value = np.array(data, copy=True)
+            if value.dtype == object:
+                raise TypeError(f"Tensor: data must be numeric array-like; got "
+                                f"{type(data).__name__} (an object array)")
+            level = USER_LEVEL
+        self._value = value
+        self._level = level
+        self._node = None
+        self._index = 0
+        self._requires_grad = False
+        self.grad = None
+        self._hooks = None
+        self._gacc = None
+        self._state = _PRIVATE if level == USER_LEVEL else _SHARED
+        self.name = name
+        if requires_grad:
+            self.requires_grad = True
+
+    @staticmethod
+    def _wrap(value, level, node, k):
+        """A Tensor for an op's result: ``node`` recorded it (``None`` when nothing was)."""
+        t = _new(Tensor)
+        t._value = value
+        t._level = level
+        t._node = node
+        t._index = k
+        t._requires_grad = node is not None
+        t.grad = None
+        t._hooks = None
+        t._gacc = None
+        t._state = _SHARED
+        t.name = None
+        return t
+
+    # -- what a user reads ---------------------------------------------------------------------
+    @property
+    def data(self):
+        """The value, as an ndarray you may write to (or the inner tracer when modes nest).
+
+        If the tape may hold the current array, the Tensor first takes a copy, so writing to
+        ``.data`` never changes a value a recorded op saved.
+        """
+        v = self._value
+        if isinstance(v, Tracer):
+            return v
+        if self._state == _SHARED:
+            v = self._value = np.array(v)
+        self._state = _EXPOSED
+        return v
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tracer):
+            value = np.asarray(value)
+        if self._requires_grad and not _is_float(value.dtype):
+            raise TypeError(f"Tensor.data: a Tensor that requires grad needs a floating value; "
+                            f"got dtype {value.dtype}")
+        self._value = value
+        self._state = _EXPOSED
+
+    @property
+    def requires_grad(self):
+        """Whether ops on this Tensor are recorded (settable on leaves only)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        flag = bool(flag)
+        if self._node is not None:
+            if not flag:
+                raise RuntimeError(
+                    f"requires_grad can only be changed on leaf Tensors; this one was computed "
+                    f"by {self._node.prim.name}. Use .detach() for a Tensor outside the graph")
+            return
+        if flag and not _is_float(self.dtype):
+            raise TypeError(f"only floating-point Tensors can require grad; got dtype "
+                            f"{self.dtype}. Build it from float data, e.g. "
+                            f"Tensor(np.asarray(data, dtype=float), requires_grad=True)")
+        self._requires_grad = flag
+
+    def requires_grad_(self, flag=True):
+        """Set :attr:`requires_grad` and return the Tensor (PyTorch style)."""
+        self.requires_grad = flag
+        return self
+
+    @property
+    def is_leaf(self):
+        """True for Tensors no recorded op produced (inputs and parameters)."""
+        return self._node is None
+
+    @property
+    def op(self):
+        """The name of the op that produced this Tensor (``None`` for a leaf)."""
+        return None if self._node is None else self._node.prim.name
+
+    def _aval(self):
+        return self._value
+
+    def _plain_value(self):
+        v = self._value
+        return v._plain_value() if isinstance(v, Tracer) else v
+
+    def item(self):
+        """The value of a one-element Tensor as a Python number (for logging a loss)."""
+        return np.asarray(self._plain_value()).item()
+
+    def detach(self):
+        """A Tensor with the same value, outside the graph (no history, no grad)."""
+        t = Tensor._wrap(self._value, self._level, None, 0)
+        if self._state == _EXPOSED:
+            t._state = _EXPOSED  # the user's handle reaches this value too
+        else:
+            self._state = _SHARED
+        return t
+
+    def copy(self):
+        """A new Tensor with a copy of the value; gradients flow through it (np.positive)."""
+        return self._process(_pos, (self,), {})
+
+    __pos__ = copy
+
+    def zero_grad(self):
+        """Forget the accumulated gradient (``.grad`` becomes ``None``)."""
+        self.grad = None
+
+    def __repr__(self):
+        v = self._value
+        body = repr(v if isinstance(v, (np.ndarray, Tracer)) else np.asarray(v))
+        body = body.replace("\n", "\n       ")
+        if self._node is not None:
+            extra = f", op={self._node.prim.name}"
+        elif self._requires_grad:
+            extra = ", requires_grad=True"
+        else:
+            extra = ""
+        return f"Tensor({body}{extra})"
+
+    # -- recording -----------------------------------------------------------------------------
+    def _process(self, prim, args, kwargs):
+        level = self._level
+        if len(args) == 2:  # binary arithmetic is the scalar hot path: unrolled
+            a, b = args
+            ea = eb = None
+            if a.__class__ is Tensor or isinstance(a, Tensor):
+                if a._level == level:
+                    if a._state != _SHARED:
+                        a._share()
+                    va = a._value
+                    if a._requires_grad:
+                        ea = (0, a if a._node is None else a._node, a._index)
+                else:
+                    va = a
+            else:
+                va = a
+            if b.__class__ is Tensor or isinstance(b, Tensor):
+                if b._level == level:
+                    if b._state != _SHARED:
+                        b._share()
+                    vb = b._value
+                    if b._requires_grad:
+                        eb = (1, b if b._node is None else b._node, b._index)
+                else:
+                    vb = b
+            else:
+                vb = b
+            ans = prim.impl(va, vb, **kwargs) if kwargs else prim.impl(va, vb)
+            if ea is None:
+                edges = None if eb is None else (eb,)
+            else:
+                edges = (ea,) if eb is None else (ea, eb)
+            vals = (va, vb)
+        else:
+            vals, edges = self._split(args)
+            ans = prim.impl(*vals, **kwargs)
+        if prim.nondiff:
+            return ans
+        node = None
+        if edges is not None:
+            mode = MODE.get()
+            if mode & GRAD:  # record (written out here: this is the hot path)
+                if prim.vjp is None:
+                    raise TypeError(f"no VJP rule for {prim.name}")
+                plan = _plans.get(prim) or _plan(prim)
+                saved = ans
+                if plan.keep_ans is False and (ans.__class__ is np.ndarray or
+                                               isinstance(ans, Tracer)):
+                    saved = meta_of(ans)
+                node = Node()
+                node.prim = prim
+                node.args = _drop(vals, plan.drop) if plan.drop else vals
+                node.kwargs = kwargs
+                node.ans = saved
+                node.edges = edges
+                node.key = next(_keys)
+                node.gout = None
+                node.hooks = None
+                node.trace = where_recorded() if mode & ANOMALY else None
+        if prim.multiple_results:
+            return tuple(Tensor._wrap(x, level, node, k) for k, x in enumerate(ans))
+        t = _new(Tensor)  # _wrap inlined: this is the hot path
+        t._value = ans
+        t._level = level
+        t._node = node
+        t._index = 0
+        t._requires_grad = node is not None
+        t.grad = None
+        t._hooks = None
+        t._gacc = None
+        t._state = _SHARED
+        t.name = None
+        return t
+
+    def _split(self, args):
+        """``(values, edges)`` of the arguments: values as the op's implementation takes them,
+        and an edge ``(i, producer, k)`` for each argument that needs a cotangent."""
+        level = self._level
+        vals = []
+        edges = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and a._level == level:
+                if a._state != _SHARED:
+                    a._share()
+                vals.append(a._value)
+                if a._requires_grad:
+                    edges.append((i, a if a._node is None else a._node, a._index))
+            else:
+                vals.append(a)
+        return tuple(vals), (tuple(edges) if edges else None)
+
+    def _share(self):
+        """The tape is about to hold this Tensor's array: a handle the user holds turns read-only.
+        """
+        if self._state == _EXPOSED:
+            v = self._value
+            if v.__class__ is np.ndarray:
+                v.flags.writeable = False
+        self._state = _SHARED
+
+    # -- backward ------------------------------------------------------------------------------
+    def backward(self, cotangent=None, retain_graph=None, create_graph=False):
+        """Accumulate the gradient of this Tensor into ``.grad`` of every leaf it depends on.
+
+        Parameters
+        ----------
+        cotangent : array_like, optional
+            ∂L/∂self, the vector in the vector-Jacobian product; defaults to 1 for a
+            one-element Tensor and is required otherwise.
+        retain_graph : bool, optional
+            Keep the saved values for another sweep (defaults to ``create_graph``).
+        create_graph : bool
+            Record the sweep itself, so the gradients are Tensors that can be differentiated
+            again (``x.grad.backward()``).
+        """
+        if not self._requires_grad:
+            raise RuntimeError(
+                "backward() on a Tensor that does not require grad: no recorded op leads to "
+                "it. Create the inputs with requires_grad=True (and outside rv.no_grad())")
+        if retain_graph is None:
+            retain_graph = create_graph
+        g = self._seed(cotangent, create_graph)
+        target = self if self._node is None else self._node
+        anomaly = bool(MODE.get() & ANOMALY)
+        leaves = sweep([(target, self._index, g)], retain_graph, create_graph, anomaly,
+                       self._level)
+        for leaf in leaves:
+            leaf._take_grad()
+
+    def _seed(self, cotangent, create_graph):
+        """The output cotangent with its lane axis (K = 1)."""
+        shape = self.shape
+        if cotangent is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"backward() needs a cotangent for a non-scalar output; this Tensor has "
+                    f"shape {shape}. Pass one of that shape, e.g. y.backward(np.ones({shape})), "
+                    f"or reduce y to a scalar first (y.sum().backward())")
+            g = np.ones(shape, dtype=self.dtype)
+        elif isinstance(cotangent, Tensor) and cotangent._level == self._level:
+            g = cotangent if create_graph else cotangent._value
+        elif isinstance(cotangent, Tracer):
+            g = cotangent
+        else:
+            dtype = self.dtype
+            g = np.array(cotangent, dtype=dtype if _is_float(dtype) else None, copy=True)
+        if tuple(g.shape) != tuple(shape):
+            raise RuntimeError(f"backward(): the cotangent has shape {tuple(g.shape)} but the "
+                               f"output has shape {tuple(shape)}; they must match")
+        return g[None]
+
+    def _take_grad(self):
+        """Move the cotangent a sweep left in ``_gacc`` into ``.grad``, through the hooks."""
+        gacc = self._gacc
+        self._gacc = None
+        g = gacc[0, ...]
+        if self._hooks:
+            for _, fn, _ in list(self._hooks):
+                new = fn(g)
+                if new is not None:
+                    g = new if isinstance(new, Tracer) else np.asarray(new)
+                    if tuple(g.shape) != tuple(self.shape):
+                        raise RuntimeError(f"a hook returned a gradient of shape "
+                                           f"{tuple(g.shape)}; expected {tuple(self.shape)}")
+        if g.__class__ is np.ndarray:
+            dtype = self._value.dtype
+            if g.dtype != dtype and _is_float(dtype):
+                g = g.astype(dtype)
+            elif not g.flags.writeable:  # a broadcast view: give .grad an array of its own
+                g = g.copy()
+        prev = self.grad
+        self.grad = g if prev is None else prev + g
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def register_hook(self, fn):
+        """Call ``fn(grad)`` once per sweep with this Tensor's total gradient.
+
+        ``grad`` is an ndarray (a Tensor when the sweep has ``create_graph=True``); ``fn`` may
+        return a replacement gradient or ``None``. Returns a handle whose ``.remove()``
+        unregisters the hook.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a Tensor that does not require grad "
+                               "(no gradient will ever reach it)")
+        handle = RemovableHandle()
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        entry = [self._index, fn, handle]
+        hooks.append(entry)
+        handle._where = (hooks, entry)
+        return handle
+
+    def retain_grad(self):
+        """Keep the gradient of this non-leaf Tensor in ``.grad`` too (leaves always do)."""
+        if self._node is None:
+            return
+        hooks = self._node.hooks or []
+        if not any(isinstance(fn, _RetainGrad) and fn.tensor is self for _, fn, _ in hooks):
+            self.register_hook(_RetainGrad(self))
+
+    # -- in-place operations: a new value for this Tensor, recorded when it must be --------------
+    def _assign(self, new, what):
+        """Make ``new`` (the out-of-place result of an in-place op on self) this Tensor's value.
+        """
+        level = self._level
+        if isinstance(new, Tracer) and new._level > level:
+            raise TypeError(f"{what}: the result is a {type(new).__name__} of a higher level "
+                            f"than this Tensor; write x = x + y instead of an in-place op")
+        shape, dtype = tuple(self.shape), self.dtype
+        nshape = tuple(shape_of(new))
+        if nshape != shape:
+            if np.broadcast_shapes(nshape, shape) != shape:
+                raise ValueError(f"{what}: the result has shape {nshape}, which does not fit "
+                                 f"in this Tensor's shape {shape}")
+            new = np.broadcast_to(new, shape)
+        ndtype = new.dtype if hasattr(new, "dtype") else np.result_type(new)
+        if ndtype != dtype:
+            if not np.can_cast(ndtype, dtype, "same_kind"):
+                raise TypeError(f"{what}: cannot cast the result from {ndtype} to the Tensor's "
+                                f"dtype {dtype} under the 'same_kind' rule")
+            new = new.astype(dtype)
+        ours = isinstance(new, Tensor) and new._level == level
+        if ours and new._requires_grad:
+            self._check_not_leaf(what)
+            self._value, self._node, self._index = new._value, new._node, new._index
+            self._requires_grad = True
+        else:
+            if self._requires_grad and MODE.get() & GRAD:
+                self._check_not_leaf(what)
+                # recorded, and nothing that requires grad went in: the value is a constant now
+                self._node, self._requires_grad = None, False
+            self._value = new._value if ours else new
+        self._state = _SHARED
+
+    def _check_not_leaf(self, what):
+        if self._node is None and self._requires_grad:
+            raise RuntimeError(
+                f"{what}: in-place operation on a leaf Tensor that requires grad. Update it "
+                f"under rv.no_grad() (e.g. an optimizer step), or compute a new Tensor "
+                f"(y = x + 1) instead")
+
+    def _inplace(self, ufunc, other):
+        self._assign(ufunc(self, other), f"in-place {qualname(ufunc)}")
+        return self
+
+    def __iadd__(self, o):
+        return self._inplace(np.add, o)
+
+    def __isub__(self, o):
+        return self._inplace(np.subtract, o)
+
+    def __imul__(self, o):
+        return self._inplace(np.multiply, o)
+
+    def __itruediv__(self, o):
+        return self._inplace(np.divide, o)
+
+    def __ipow__(self, o):
+        return self._inplace(np.power, o)
+
+    def __imatmul__(self, o):
+        return self._inplace(np.matmul, o)
+
+    def __setitem__(self, idx, value):
+        idx = normalize_index(idx)
+        level = self._level
+        ours = isinstance(value, Tensor) and value._level == level
+        tracked = MODE.get() & GRAD and (self._requires_grad or ours and value._requires_grad)
+        if not tracked and not isinstance(self._value, Tracer) and (
+                ours or not isinstance(value, Tracer)):
+            new = np.array(self._value)  # a copy: the tape may hold the old array
+            new[idx] = value._plain_value() if ours else value
+            self._assign(new, "item assignment")
+            return
+        shape = tuple(self.shape)
+        mask = np.zeros(shape, dtype=bool)
+        mask[idx] = True
+        if any(isinstance(k, np.ndarray) and k.dtype != bool for k in idx):
+            count = np.zeros(shape, dtype=np.intp)
+            np.add.at(count, idx, 1)
+            if count.max() > 1:
+                raise RuntimeError(
+                    "item assignment with repeated indices on a Tensor that requires grad: "
+                    "NumPy keeps the last write, which has no gradient rule here. Use unique "
+                    "indices, or build the array with np.where")
+        if not isinstance(value, Tracer):
+            value = np.asarray(value, dtype=self.dtype)
+        placed = index_add(np.broadcast_to(value, mask[idx].shape), idx, shape)
+        self._assign(np.where(mask, placed, self), "item assignment")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        out = kwargs.pop("out", None)
+        if out is None:
+            return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+        out = out if isinstance(out, tuple) else (out,)
+        if len(out) != 1 or not isinstance(out[0], Tensor):
+            raise TypeError(f"{qualname(ufunc)}: out= must be a single Tensor when Tensors "
+                            f"are involved (got {', '.join(type(o).__name__ for o in out)})")
+        res = super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+        out[0]._assign(res, f"{qualname(ufunc)}(out=...)")
+        return out[0]
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func is np.copy and args and isinstance(args[0], Tensor):
+            return args[0].copy()  # NumPy's copy is a new array, never an alias
+        return super().__array_function__(func, types, args, kwargs)
+
+
+def _plan(prim):
+    plan = _plans[prim] = plan_for(prim)
+    return plan
+
+
+def _drop(vals, drop):
+    """``vals`` with a :class:`~reverse.saving.Meta` for each argument no rule reads."""
+    vals = list(vals)
+    n = len(vals)
+    for j in drop:
+        if j < n:
+            vals[j] = meta_of(vals[j])
+    return tuple(vals)
+
+
+class RemovableHandle:
+    """Returned by :meth:`Tensor.register_hook`; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_where",)
+
+    def __init__(self):
+        self._where = None
+
+    def remove(self):
+        if self._where is None:
+            return
+        hooks, entry = self._where
+        self._where = None
+        for n, e in enumerate(hooks):
+            if e is entry:
+                del hooks[n]
+                break
+
+
+class _RetainGrad:
+    """The hook behind :meth:`Tensor.retain_grad`: accumulate into the Tensor's ``.grad``."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def __call__(self, g):
+        t = self.tensor
+        if g.__class__ is np.ndarray and not g.flags.writeable:
+            g = g.copy()
+        t.grad = g if t.grad is None else t.grad + g
