@@ -19,7 +19,7 @@ module                        what it holds
 This package imports nothing else of the project.
 """
 from . import core, elementwise, reductions, shape  # noqa: F401  (registration side effects)
-from . import products, linalg, special  # noqa: F401
+from . import products, linalg, special, conv  # noqa: F401
 from .core import (FUNCTION_RULES, UFUNC_RULES, ZERO, Primitive, Tracer, align, elementwise as
                    elementwise_kind, implements, new_level, nondiff, unbroadcast)
 from .protocol import ArrayProtocol
@@ -34,7 +34,7 @@ def all_primitives():
     seen = {}
     for p in UFUNC_RULES.values():
         seen[id(p)] = p
-    for mod in (elementwise, reductions, shape, products, linalg, special):
+    for mod in (elementwise, reductions, shape, products, linalg, special, conv):
         for v in vars(mod).values():
             if isinstance(v, Primitive):
                 seen[id(v)] = v

@@ -1,0 +1,192 @@
+"""conv2d targets (issue 4): every method's forward and forward+backward, against a careless
+plain-NumPy im2col timed in the same run.
+
+Problem: x 16×32×32×32 (NCHW), 32 filters 3×3, padding 1; backward = dx and dw for a random
+output cotangent. Forward+backward goes through ``dualad.vjp`` (the reverse tape) when the
+``reverse`` package is importable, otherwise through the VJP rules called directly with K = 1
+lanes. Times are the best of several repeats (the machine may be shared: the minimum is the
+least disturbed estimate), in milliseconds.
+
+Targets (issue 4, on a machine where the careless baseline takes ~80 ms in float64 and ~40 ms
+in float32): best method float64 ≲ 70 ms, float32 ≲ 20 ms; winograd's forward faster than
+im2col's in float64. On a slower or busier machine compare the ratios to the baseline: the
+targets are 0.875× and 0.5× of it.
+
+Run: ``python -m dualad.benchmarks.conv`` (``--repeats N``; ``--threads N`` limits the BLAS
+threads, through ``threadpoolctl`` if it is installed: one thread gives steadier figures on a
+shared machine, where idle-waiting BLAS threads can cost more than they bring).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from dualad.ops import conv as C
+
+SHAPE_X = (16, 32, 32, 32)
+SHAPE_W = (32, 32, 3, 3)
+PADDING = 1
+METHODS = ("direct", "im2col", "fft", "winograd", "auto")
+TARGETS_MS = {"float64": 70.0, "float32": 20.0}
+#: the careless baseline's time where the targets were set, to scale them to this machine
+BASELINE_MS = {"float64": 80.0, "float32": 40.0}
+
+
+def best_time(fn, repeats=7):
+    """Minimum seconds per call of ``fn()`` over ``repeats`` runs (after one warm-up call)."""
+    fn()
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def setup(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(SHAPE_X).astype(dtype)
+    w = (rng.standard_normal(SHAPE_W) / np.sqrt(32 * 9)).astype(dtype)
+    y_shape = (SHAPE_X[0], SHAPE_W[0], SHAPE_X[2], SHAPE_X[3])
+    g = rng.standard_normal(y_shape).astype(dtype)
+    return x, w, g
+
+
+def _tape_available():
+    try:
+        import reverse  # noqa: F401
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def forward_backward(method, via_tape):
+    """A function ``(x, w, g) -> (y, dx, dw)`` for ``method``."""
+    params = dict(zip(("stride", "padding", "dilation", "method"),
+                      C.normalize_conv_args(SHAPE_X, SHAPE_W, 1, PADDING, 1, method)))
+    if via_tape:
+        import dualad as ad
+
+        def run(x, w, g):
+            y, pullback = ad.vjp(lambda a, b: C.conv2d_p.bind(a, b, **params), x, w)
+            dx, dw = pullback(g)
+            return y, dx, dw
+        return run
+
+    def run_rules(x, w, g):
+        y = C.conv2d_p.impl(x, w, **params)
+        gk = g[None]  # one cotangent lane
+        dx = C.conv2d_p.vjp(0, gk, y, x, w, **params)[0]
+        dw = C.conv2d_p.vjp(1, gk, y, x, w, **params)[0]
+        return y, dx, dw
+    return run_rules
+
+
+def careless_im2col(x, w, g, pad=PADDING):
+    """Forward and backward the way im2col is usually first written: patches gathered per
+    kernel offset, transposed to (N·H·W, C·kh·kw) with a strided copy, col2im by offset."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    ho, wo = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
+    cols = np.empty((n, c, kh, kw, ho, wo), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, i, j] = xp[:, :, i:i + ho, j:j + wo]
+    cols = cols.transpose(0, 4, 5, 1, 2, 3).reshape(n * ho * wo, -1)
+    wm = w.reshape(o, -1)
+    y = (cols @ wm.T).reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+    gm = g.transpose(0, 2, 3, 1).reshape(-1, o)
+    dw = (gm.T @ cols).reshape(w.shape)
+    dcols = (gm @ wm).reshape(n, ho, wo, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    dxp = np.zeros_like(xp)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i:i + ho, j:j + wo] += dcols[:, :, i, j]
+    return y, dxp[:, :, pad:pad + h, pad:pad + wd], dw
+
+
+def run(repeats=7):
+    """Time everything; return a list of result dicts (one per dtype and method)."""
+    via_tape = _tape_available()
+    rows = []
+    for dtype in (np.float64, np.float32):
+        x, w, g = setup(dtype)
+        ref = careless_im2col(x, w, g)
+        t_base = best_time(lambda: careless_im2col(x, w, g), repeats)
+        rows.append({"dtype": np.dtype(dtype).name, "method": "careless im2col",
+                     "forward_ms": np.nan, "total_ms": t_base * 1e3, "ratio": 1.0})
+        geo = dict(zip(("stride", "padding", "dilation"),
+                       C.normalize_conv_args(SHAPE_X, SHAPE_W, 1, PADDING, 1)))
+        for method in METHODS:
+            C.clear_auto_cache()
+            fb = forward_backward(method, via_tape)
+            out = fb(x, w, g)
+            for a, b in zip(out, ref):  # every method computes the same thing
+                tol = 1e-10 if dtype == np.float64 else 1e-3
+                err = float(np.max(np.abs(np.asarray(a, dtype=float) - b)) /
+                            max(float(np.max(np.abs(b))), 1e-300))
+                assert err < tol, f"{method}: relative error {err:.2e}"
+            t_fwd = best_time(lambda: C.conv2d_p.impl(x, w, **geo, method=method), repeats)
+            t_tot = best_time(lambda: fb(x, w, g), repeats)
+            rows.append({"dtype": np.dtype(dtype).name, "method": method,
+                         "forward_ms": t_fwd * 1e3, "total_ms": t_tot * 1e3,
+                         "ratio": t_tot / t_base,
+                         "auto": dict(C.AUTO_CACHE) if method == "auto" else None})
+    return rows, via_tape
+
+
+def _thread_limit(n):
+    """A context limiting BLAS to ``n`` threads (``None``: no limit)."""
+    import contextlib
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ModuleNotFoundError:
+        raise SystemExit("--threads needs threadpoolctl (pip install threadpoolctl), or set "
+                         "OPENBLAS_NUM_THREADS before starting Python") from None
+    return threadpool_limits(n)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=None, help="limit the BLAS threads")
+    args = ap.parse_args(argv)
+    with _thread_limit(args.threads):
+        rows, via_tape = run(args.repeats)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    how = "dualad.vjp (reverse tape)" if via_tape else "VJP rules called directly (K = 1)"
+    threads = "default BLAS threads" if args.threads is None else f"{args.threads} BLAS threads"
+    print(f"conv2d x{SHAPE_X} w{SHAPE_W} padding {PADDING}; backward via {how}; best of "
+          f"{args.repeats}; {threads}; load average {load:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'dtype':8} {'method':16} {'forward ms':>10} {'fwd+bwd ms':>10} {'vs careless':>11}")
+    for r in rows:
+        fwd = "" if np.isnan(r["forward_ms"]) else f"{r['forward_ms']:10.1f}"
+        print(f"{r['dtype']:8} {r['method']:16} {fwd:>10} {r['total_ms']:10.1f} "
+              f"{r['ratio']:10.2f}x")
+    for dt in ("float64", "float32"):
+        own = [r for r in rows if r["dtype"] == dt and r["method"] in METHODS[:-1]]
+        best = min(own, key=lambda r: r["total_ms"])
+        ok = "met" if best["total_ms"] <= TARGETS_MS[dt] else "NOT met"
+        goal = TARGETS_MS[dt] / BASELINE_MS[dt]
+        ok_ratio = "met" if best["ratio"] <= goal else "NOT met"
+        print(f"{dt}: best method {best['method']} {best['total_ms']:.1f} ms "
+              f"(target ≲ {TARGETS_MS[dt]:.0f} ms: {ok}); {best['ratio']:.2f}x the careless "
+              f"baseline (target ≲ {goal:.3g}x: {ok_ratio})")
+        auto = next(r for r in rows if r["dtype"] == dt and r["method"] == "auto")["auto"]
+        picks = {k[0]: v for k, v in auto.items()}
+        print(f"{dt}: auto picked forward {picks.get('conv')}, dx {picks.get('tx')}, "
+              f"dw {picks.get('gw')}")
+    f64 = {r["method"]: r["forward_ms"] for r in rows if r["dtype"] == "float64"}
+    faster = f64["winograd"] < f64["im2col"]
+    print(f"float64 forward: winograd {f64['winograd']:.1f} ms vs im2col {f64['im2col']:.1f} ms "
+          f"({'faster: target met' if faster else 'NOT faster'})")
+
+
+if __name__ == "__main__":
+    main()
