@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.special as sp
 
+from dualad.ops import special as _special
 from dualad.ops.conv import conv2d as _conv2d
 from dualad.ops.shape import plain
 
@@ -137,8 +138,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 # ---------------------------------------------------------------------------------------------
 
 def relu(x):
-    """``max(x, 0)``; the derivative at 0 is 0 (``np.maximum`` would split it 0.5/0.5)."""
-    return np.where(x > 0, x, 0.0)
+    """``max(x, 0)``; the derivative at 0 is 0 (``np.maximum`` would split it 0.5/0.5).
+    One op-table entry (``dualad.ops.special.relu_p``)."""
+    return _special.relu(x)
 
 
 def sigmoid(x):
@@ -151,24 +153,16 @@ def tanh(x):
     return np.tanh(x)
 
 
-def _shift(x, axis):
-    """The maximum along ``axis`` as a constant: subtracting it changes neither the softmax nor
-    its derivative, so no derivative flows through it (and ties in the maximum cannot matter).
-    Rows without a finite maximum get 0, so that they stay -inf/nan as they should."""
-    m = np.max(plain(x), axis=axis, keepdims=True)
-    return np.where(np.isfinite(m), m, 0.0)
-
-
 def softmax(x, axis=-1):
-    """``exp(x) / Σ exp(x)`` along ``axis``, max-subtracted: finite for any finite ``x``."""
-    e = np.exp(x - _shift(x, axis))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    """``exp(x) / Σ exp(x)`` along ``axis``, max-subtracted: finite for any finite ``x``.
+    One op-table entry (``dualad.ops.special.softmax_p``)."""
+    return _special.softmax(x, axis)
 
 
 def log_softmax(x, axis=-1):
-    """``x - log Σ exp(x)`` along ``axis``, max-subtracted: finite for any finite ``x``."""
-    z = x - _shift(x, axis)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    """``x - log Σ exp(x)`` along ``axis``, max-subtracted: finite for any finite ``x``.
+    One op-table entry (``dualad.ops.special.log_softmax_p``)."""
+    return _special.log_softmax(x, axis)
 
 
 # ---------------------------------------------------------------------------------------------

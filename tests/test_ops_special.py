@@ -46,3 +46,32 @@ def test_logsumexp_weights_and_sign():
 def test_scipy_logsumexp_on_a_dualarray_refuses_rather_than_dropping_the_tangent():
     with pytest.raises(TypeError, match="derivative would be dropped"):
         sp.logsumexp(ad.DualArray(np.array([1.0, 2.0]), np.ones(2)))
+
+
+# -- softmax, log_softmax, relu: one entry each ----------------------------------------------
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_entries_match_scipy_and_their_rules(name, axis):
+    from dualad.ops import special
+    f = lambda x: getattr(special, name)(x, axis)
+    np.testing.assert_allclose(f(X), getattr(sp, name)(X, axis=axis), rtol=1e-14)
+    check_forward(f, [X])
+    assert check_adjoint(f, [X]) == [f"scipy.special.{name}"]
+
+
+def test_softmax_entries_finite_at_large_inputs():
+    from dualad.ops import special
+    x = np.array([[1e4, -1e4, 0.0]])
+    for f in (special.softmax, special.log_softmax):
+        out, t = ad.jvp(f, (x,), (np.ones_like(x),))
+        assert np.all(np.isfinite(out)) and np.all(np.isfinite(t))
+    ad.check_grads(lambda v: np.sum(special.log_softmax(v, 1) ** 2), (X,), order=2)
+
+
+def test_relu_derivative_is_zero_at_zero_and_one_above():
+    from dualad.ops import special
+    x = np.array([-1.0, 0.0, 2.0])
+    _, t = ad.jvp(special.relu, (x,), (np.ones(3),))
+    np.testing.assert_array_equal(t, [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(ad.grad(lambda v: np.sum(special.relu(v)))(x), [0, 0, 1])

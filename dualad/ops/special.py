@@ -1,4 +1,4 @@
-"""``scipy.special`` functions that are not ufuncs, composed from table entries.
+"""``scipy.special`` functions that are not ufuncs (logsumexp, softmax, log_softmax) and relu.
 
 ``scipy.special.logsumexp`` converts its input with ``asarray`` before any NumPy dispatch can
 see it, so a traced array cannot reach it through SciPy; :func:`logsumexp` here has the same
@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.special as sp
 
-from .core import Tracer, implements, ndim_of
+from .core import Primitive, Tracer, elementwise, implements, ndim_of
 from .reductions import normalize_axes
 
-__all__ = ["logsumexp"]
+__all__ = ["logsumexp", "softmax", "log_softmax", "relu", "softmax_p", "log_softmax_p", "relu_p"]
 
 
 @implements(sp.logsumexp)
@@ -39,3 +39,85 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
         out = np.reshape(out, tuple(d for n, d in enumerate(out.shape) if n not in axes))
         sign = np.reshape(sign, out.shape)
     return (out, sign) if return_sign else out
+
+
+# ---------------------------------------------------------------------------------------------
+# softmax and log_softmax: one entry each (composed, they would cost five tape records), with
+# the max subtracted so they are finite for any finite input
+# ---------------------------------------------------------------------------------------------
+
+def _max_shift(x, axis):
+    """The maximum along ``axis`` as a constant: the results do not depend on it."""
+    plain_x = x._plain_value() if isinstance(x, Tracer) else np.asarray(x)
+    m = np.max(plain_x, axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0.0)
+
+
+def _log_softmax_impl(x, axis):
+    if isinstance(x, Tracer):  # a lower-level tracer: let its own level process the op
+        return log_softmax_p.bind(x, axis=axis)
+    z = x - _max_shift(x, axis)
+    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def _softmax_impl(x, axis):
+    if isinstance(x, Tracer):
+        return softmax_p.bind(x, axis=axis)
+    e = np.exp(x - _max_shift(x, axis))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+# d log_softmax = t − Σ softmax·t ;  its transpose: g − softmax·Σ g      (softmax = exp(ans))
+log_softmax_p = Primitive(
+    "scipy.special.log_softmax", _log_softmax_impl,
+    jvp=lambda ts, ans, x, axis: ts[0] - np.sum(np.exp(ans) * ts[0], axis=axis + 1,
+                                                keepdims=True),
+    vjp=lambda i, g, ans, x, axis: g - np.exp(ans) * np.sum(g, axis=axis + 1, keepdims=True))
+
+# d softmax = s·(t − Σ s·t) ;  self-adjoint: s·(g − Σ s·g)
+softmax_p = Primitive(
+    "scipy.special.softmax", _softmax_impl,
+    jvp=lambda ts, ans, x, axis: ans * (ts[0] - np.sum(ans * ts[0], axis=axis + 1,
+                                                       keepdims=True)),
+    vjp=lambda i, g, ans, x, axis: ans * (g - np.sum(ans * g, axis=axis + 1, keepdims=True)))
+
+
+def _one_axis(name, x, axis):
+    nd = ndim_of(x)
+    if axis is None or isinstance(axis, (tuple, list)):
+        raise NotImplementedError(f"{name}: only a single integer axis is supported on traced "
+                                  f"arrays, got axis={axis!r}")
+    if not -max(nd, 1) <= axis < max(nd, 1):
+        raise np.exceptions.AxisError(axis, nd)
+    return axis % nd if nd else 0
+
+
+@implements(sp.log_softmax)
+def log_softmax(x, axis=-1):
+    """``x − log Σ exp(x)`` along one ``axis``, max-subtracted (SciPy's signature, but
+    differentiable; SciPy's own converts traced arrays with ``asarray`` and refuses them)."""
+    if ndim_of(x) == 0:
+        return x - x
+    return log_softmax_p.bind(x, axis=_one_axis("log_softmax", x, axis))
+
+
+@implements(sp.softmax)
+def softmax(x, axis=-1):
+    """``exp(x) / Σ exp(x)`` along one ``axis``, max-subtracted."""
+    if ndim_of(x) == 0:
+        return x / x
+    return softmax_p.bind(x, axis=_one_axis("softmax", x, axis))
+
+
+# ---------------------------------------------------------------------------------------------
+# relu: one elementwise entry; relu'(0) = 0 (DESIGN.md), where np.maximum(x, 0) would split
+# the derivative 0.5/0.5 at the tie
+# ---------------------------------------------------------------------------------------------
+
+relu_p = elementwise("dualad.relu", lambda x: np.where(x > 0, x, 0.0),
+                     lambda ans, x: (x > 0).astype(x.dtype))
+
+
+def relu(x):
+    """``max(x, 0)`` with derivative 0 at 0."""
+    return relu_p.bind(x)
