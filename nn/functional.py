@@ -226,8 +226,14 @@ def cross_entropy(logits, labels, reduction="mean"):
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         bad = labels[(labels < 0) | (labels >= n_classes)].flat[0]
         raise IndexError(f"cross_entropy: label {bad} is out of range for {n_classes} classes")
-    classes = np.arange(n_classes).reshape((n_classes,) + (1,) * (len(shape) - axis - 1))
-    onehot = np.expand_dims(labels, axis) == classes
-    # where() rather than onehot * log_softmax: a -inf logit elsewhere must not give 0·inf
-    picked = np.sum(np.where(onehot, log_softmax(logits, axis=axis), 0.0), axis=axis)
+    logp = log_softmax(logits, axis=axis)
+    if len(shape) == 2:  # the common case: one gather, not a one-hot mask and a sum
+        picked = logp[np.arange(shape[0]), labels]
+    else:
+        classes = np.arange(n_classes).reshape((n_classes,) + (1,) * (len(shape) - axis - 1))
+        onehot = np.expand_dims(labels, axis) == classes
+        # where() rather than onehot * logp: a -inf logit elsewhere must not give 0·inf
+        picked = np.sum(np.where(onehot, logp, 0.0), axis=axis)
+    if reduction == "mean":  # one scaling instead of a negation and a division
+        return np.sum(picked) * (-1.0 / max(picked.size, 1)) if picked.size else -np.mean(picked)
     return _reduce("cross_entropy", -picked, reduction)

@@ -49,8 +49,8 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
 def _max_shift(x, axis):
     """The maximum along ``axis`` as a constant: the results do not depend on it."""
     plain_x = x._plain_value() if isinstance(x, Tracer) else np.asarray(x)
-    m = np.max(plain_x, axis=axis, keepdims=True)
-    return np.where(np.isfinite(m), m, 0.0)
+    m = plain_x.max(axis=axis, keepdims=True)
+    return m if np.isfinite(m).all() else np.where(np.isfinite(m), m, 0.0)
 
 
 def _log_softmax_impl(x, axis):
