@@ -146,6 +146,21 @@ class DualArray(ArrayProtocol):
                     lanes = a._lanes or b._lanes
             else:
                 pb, tb = b, None
+            if not kwargs:  # binary arithmetic: no tuples rebuilt, no star-calls
+                ans = prim.impl(pa, pb)
+                jvp = prim.jvp
+                if jvp is None:
+                    return self._no_rule(prim, ans)
+                t = jvp((ta, tb), ans, pa, pb)
+                if t.__class__ is np.ndarray and t.dtype is ans.dtype and \
+                        not prim.multiple_results:
+                    d = object.__new__(DualArray)
+                    d._primal = ans
+                    d._tangent = t
+                    d._level = level
+                    d._lanes = lanes
+                    return d
+                return self._finish(prim, ans, t, lanes)
             primals = (pa, pb)
             tangents = (ta, tb)
         elif len(args) == 1:
@@ -164,18 +179,23 @@ class DualArray(ArrayProtocol):
             if jvp is None:
                 return self._no_rule(prim, ans)
             t = jvp(tangents, ans, *primals)
+        if t.__class__ is np.ndarray and t.dtype is ans.dtype and not prim.multiple_results:
+            d = object.__new__(DualArray)
+            d._primal = ans
+            d._tangent = t
+            d._level = level
+            d._lanes = lanes
+            return d
+        return self._finish(prim, ans, t, lanes)
+
+    def _finish(self, prim, ans, t, lanes):
+        """Wrap the results when the fast path does not apply (several results, a zero or
+        traced tangent, a dtype to restore)."""
+        k = self._tangent.shape[0]
         if prim.multiple_results:
-            k = self._tangent.shape[0]
             outs = t if t is not None else (None,) * len(ans)
-            return tuple(_wrap(a, t, level, lanes, k) for a, t in zip(ans, outs))
-        if t is None or t.__class__ is not np.ndarray or t.dtype is not ans.dtype:
-            return _wrap(ans, t, level, lanes, self._tangent.shape[0])
-        d = object.__new__(DualArray)
-        d._primal = ans
-        d._tangent = t
-        d._level = level
-        d._lanes = lanes
-        return d
+            return tuple(_wrap(a, t, self._level, lanes, k) for a, t in zip(ans, outs))
+        return _wrap(ans, t, self._level, lanes, k)
 
     @staticmethod
     def _no_rule(prim, ans):
