@@ -132,8 +132,9 @@ class DualArray(ArrayProtocol):
     def _process(self, prim, args, kwargs):
         level = self._level
         lanes = self._lanes
-        # the common arities are unrolled: this is the scalar hot path
-        if len(args) == 2:
+        jvp = prim.jvp
+        # binary arithmetic is the scalar hot path: unrolled, no tuples rebuilt, no star-calls
+        if len(args) == 2 and not kwargs:
             a, b = args
             if a.__class__ is DualArray and a._level == level:
                 pa, ta = a._primal, a._tangent
@@ -146,39 +147,20 @@ class DualArray(ArrayProtocol):
                     lanes = a._lanes or b._lanes
             else:
                 pb, tb = b, None
-            if not kwargs:  # binary arithmetic: no tuples rebuilt, no star-calls
-                ans = prim.impl(pa, pb)
-                jvp = prim.jvp
-                if jvp is None:
-                    return self._no_rule(prim, ans)
-                t = jvp((ta, tb), ans, pa, pb)
-                if t.__class__ is np.ndarray and t.dtype is ans.dtype and \
-                        not prim.multiple_results:
-                    d = object.__new__(DualArray)
-                    d._primal = ans
-                    d._tangent = t
-                    d._level = level
-                    d._lanes = lanes
-                    return d
-                return self._finish(prim, ans, t, lanes)
-            primals = (pa, pb)
-            tangents = (ta, tb)
-        elif len(args) == 1:
-            primals = (self._primal,)
-            tangents = (self._tangent,)
+            ans = prim.impl(pa, pb)
+            if jvp is None:
+                return self._no_rule(prim, ans)
+            t = jvp((ta, tb), ans, pa, pb)
         else:
-            primals, tangents, lanes = self._split(prim, args)
-        jvp = prim.jvp
-        if kwargs:
+            if len(args) == 1:
+                primals = (self._primal,)
+                tangents = (self._tangent,)
+            else:
+                primals, tangents, lanes = self._split(prim, args)
             ans = prim.impl(*primals, **kwargs)
             if jvp is None:
                 return self._no_rule(prim, ans)
             t = jvp(tangents, ans, *primals, **kwargs)
-        else:
-            ans = prim.impl(*primals)
-            if jvp is None:
-                return self._no_rule(prim, ans)
-            t = jvp(tangents, ans, *primals)
         if t.__class__ is np.ndarray and t.dtype is ans.dtype and not prim.multiple_results:
             d = object.__new__(DualArray)
             d._primal = ans
