@@ -82,7 +82,7 @@ def to_dot(y, names=None):
         lines.append(f"  {nid} [label={_q(node.prim.name + hooks)}, shape=box, style=filled, "
                      f"fillcolor=lightgray];")
         for i, target, k in node.edges:
-            if target.__class__ is Node:
+            if type(target) is Node:
                 pid, new = ident(target, "op")
                 if new:
                     stack.append(target)

@@ -57,9 +57,16 @@ class Meta:
         return f"Meta(shape={self.shape}, dtype={self.dtype})"
 
 
+#: arrays smaller than this are kept even when unread: dropping them saves next to nothing and
+#: costs a Meta on every op (small arrays are the per-op-overhead regime)
+MIN_DROP_BYTES = 4096
+
+
 def meta_of(v):
     """A :class:`Meta` for ``v`` when dropping ``v`` frees memory, else ``v`` itself."""
-    if v.__class__ is np.ndarray and v.ndim or isinstance(v, Tracer):
+    if type(v) is np.ndarray:
+        return Meta(v.shape, v.dtype) if v.nbytes >= MIN_DROP_BYTES else v
+    if isinstance(v, Tracer):
         return Meta(v.shape, v.dtype)
     return v
 
@@ -124,7 +131,7 @@ def _analyse(prim) -> SavePlan:
         keep_ans = False
         read = [False] * nargs
         for d in derivs:
-            if d is None or d.__class__ is float or not callable(d):  # missing, constant, ZERO
+            if d is None or type(d) is float or not callable(d):  # missing, constant, ZERO
                 continue
             r = _reads(d, 0)
             if r is None:

@@ -22,8 +22,14 @@ Memory
     unless ``retain_graph``; a second sweep reaching a freed node raises ``RuntimeError``.
 
 Lanes
-    Cotangents carry a leading lane axis (``core``'s convention): K cotangents are swept at once
-    by calling each rule once on ``(K, *shape)`` arrays.
+    With ``lanes=True`` cotangents carry a leading lane axis (``core``'s convention): K
+    cotangents are swept at once by calling each rule once on ``(K, *shape)`` arrays. A plain
+    backward (one cotangent, K = 1) sweeps them without the axis: on 0-d values that turns every
+    cotangent into a NumPy scalar, whose arithmetic costs a tenth of a one-element array's
+    (the scalar hot path). Rules are then called with the axis added and removed around them,
+    except the elementwise entries, whose partials ``dᵢ`` the sweep applies itself as
+    ``unbroadcast(g·dᵢ)`` — the formula ``core.elementwise`` generates their rules from, minus
+    the axis.
 """
 from __future__ import annotations
 
@@ -33,14 +39,14 @@ import traceback
 
 import numpy as np
 
-from dualad.ops import Tracer
+from dualad.ops import ZERO, Tracer
 
 from .saving import Meta
 
-__all__ = ["Node", "new_node", "sweep", "lift"]
+__all__ = ["Node", "node_keys", "sweep", "sum_to", "own", "hook_result", "lift"]
 
 #: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
-_keys = itertools.count(0, -1)
+node_keys = itertools.count(0, -1)
 
 
 class Node:
@@ -49,8 +55,9 @@ class Node:
     ``args`` is ``None`` once the saved values are freed. ``gout`` accumulates the cotangent of
     the output during a sweep (a dict ``{k: cotangent}`` for ops with several results).
     ``hooks`` holds ``[k, fn, handle]`` entries of hooks registered on the output Tensors;
-    ``trace`` where the op was recorded (in anomaly mode). Built by :func:`new_node`: calling a
-    class without ``__init__`` is the cheapest way to make an object (the forward hot path).
+    ``trace`` where the op was recorded (in anomaly mode). ``Tensor._process`` fills the slots
+    of a ``Node()``: a class without ``__init__`` is the cheapest object to make, and this is the
+    forward hot path. ``key`` comes from :data:`node_keys`.
     """
 
     __slots__ = ("prim", "args", "kwargs", "ans", "edges", "key", "gout", "hooks", "trace",
@@ -62,21 +69,6 @@ class Node:
 
     def __repr__(self):
         return f"<Node {self.prim.name}{' (freed)' if self.args is None else ''}>"
-
-
-def new_node(prim, args, kwargs, ans, edges, trace=None):
-    """Record one op (see :class:`Node`); its key orders it after every op recorded before."""
-    node = Node()
-    node.prim = prim
-    node.args = args
-    node.kwargs = kwargs
-    node.ans = ans
-    node.edges = edges
-    node.key = next(_keys)
-    node.gout = None
-    node.hooks = None
-    node.trace = trace
-    return node
 
 
 def where_recorded():
@@ -93,14 +85,15 @@ def where_recorded():
 # the sweep
 # ---------------------------------------------------------------------------------------------
 
-def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=None):
+def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=None,
+          lanes=True):
     """Run the reverse sweep from ``seeds``, a list of ``(target, k, g)``.
 
     ``target`` is a Node (``g`` is the cotangent of its output ``k``) or a leaf Tensor; ``g``
-    has the leading lane axis. Returns the leaf Tensors reached, in first-reached order, each
-    with its summed cotangent in ``leaf._gacc`` (the caller takes it from there and resets it).
-    With ``create_graph`` the rules run on Tensors of ``level`` (see :func:`lift`) so that the
-    sweep itself is recorded.
+    has the leading lane axis if ``lanes`` (else it is one cotangent, shaped like the value).
+    Returns the leaf Tensors reached, in first-reached order, each with its summed cotangent in
+    ``leaf._gacc`` (the caller takes it from there and resets it). With ``create_graph`` the
+    rules run on Tensors of ``level`` (see :func:`lift`) so that the sweep itself is recorded.
     """
     heap = []
     leaves = []
@@ -111,33 +104,54 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
             _send(target, k, g, heap, leaves)
         while heap:
             node = pop(heap)[1]
+            g = node.gout
+            node.gout = None
             args = node.args
             if args is None:
                 raise RuntimeError(
                     f"backward through {node.prim.name} a second time: its saved values were "
-                    f"freed by an earlier sweep. Pass retain_graph=True to the first backward() "
-                    f"(or create_graph=True) to sweep the same graph again")
+                    f"freed by an earlier sweep. Pass retain_graph=True to the first sweep "
+                    f"(backward(retain_graph=True), or vjp_fn(..., retain_graph=True)) to sweep "
+                    f"the same graph again")
             prim = node.prim
-            g = node.gout
-            node.gout = None
             ans = node.ans
             if prim.multiple_results:
-                g = _fill(g, ans)
+                g = _fill(g, ans, lanes)
             if create_graph:
                 g, ans, args = lift(node, g, level)
             if node.hooks is not None:
-                g = _run_node_hooks(node, g)
-            kwargs = node.kwargs
-            vjp = prim.vjp
+                g = _run_node_hooks(node, g, lanes)
+            derivs = None if lanes else prim.derivs
+            if derivs is None:  # the rule from the table, on cotangents with the lane axis
+                kwargs = node.kwargs
+                vjp = prim.vjp
+                gl = g if lanes else _add_lane(g)
             ct = None
             for i, target, k in node.edges:
-                # (a call without **{} is measurably cheaper on the scalar hot path)
-                ct = vjp(i, g, ans, *args, **kwargs) if kwargs else vjp(i, g, ans, *args)
-                if ct is None:
-                    continue
+                if derivs is not None:  # K = 1, elementwise: unbroadcast(g·dᵢ) without lanes
+                    d = derivs[i]
+                    if type(d) is float:
+                        ct = g if d == 1.0 else (-g if d == -1.0 else g * d)
+                    elif d is ZERO:
+                        continue
+                    elif d is None:
+                        raise NotImplementedError(f"{prim.name}: the derivative with respect "
+                                                  f"to argument {i} is not implemented")
+                    else:
+                        ct = g * d(ans, *args)
+                    shape = args[i].shape
+                    if ct.shape != shape:
+                        ct = sum_to(ct, shape)
+                else:
+                    # (a call without **{} is measurably cheaper on the scalar hot path)
+                    ct = vjp(i, gl, ans, *args, **kwargs) if kwargs else vjp(i, gl, ans, *args)
+                    if ct is None:
+                        continue
+                    if not lanes:
+                        ct = ct[0]
                 if anomaly:
                     _check_finite(ct, node, i)
-                if target.__class__ is Node and not target.prim.multiple_results:
+                if type(target) is Node and not target.prim.multiple_results:
                     prev = target.gout
                     if prev is None:
                         target.gout = ct
@@ -150,6 +164,8 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                 node.args = None
                 node.ans = None
             del g, ans, args, ct  # drop this node's arrays before the next pop
+            if derivs is None:
+                del gl
     except BaseException:
         # leave no half-summed cotangents behind for the next sweep
         for _, n in heap:
@@ -160,9 +176,25 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     return leaves
 
 
+def sum_to(g, shape):
+    """Sum the cotangent ``g`` (no lane axis) down to ``shape``: broadcasting undone."""
+    gs = tuple(g.shape)
+    shape = tuple(shape)
+    extra = len(gs) - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and gs[extra + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes)
+    return np.reshape(g, shape)
+
+
+def _add_lane(g):
+    return tuple(x[None] for x in g) if isinstance(g, tuple) else g[None]
+
+
 def _send(target, k, g, heap, leaves):
     """Add cotangent ``g`` to output ``k`` of node ``target`` (or to leaf Tensor ``target``)."""
-    if target.__class__ is Node:
+    if type(target) is Node:
         prev = target.gout
         if target.prim.multiple_results:  # {output index: cotangent}
             if prev is None:
@@ -184,24 +216,26 @@ def _send(target, k, g, heap, leaves):
         target._gacc = prev + g
 
 
-def _fill(gout, ans):
+def _fill(gout, ans, lanes):
     """The tuple of output cotangents of a multiple-result op, zeros where none arrived."""
     if ans is None:  # freed: the sweep raises for it right after
         return gout
-    k = next(iter(gout.values())).shape[0]
-    return tuple(gout[n] if n in gout else np.zeros((k,) + tuple(a.shape), dtype=a.dtype)
+    lead = (next(iter(gout.values())).shape[0],) if lanes else ()
+    return tuple(gout[n] if n in gout else np.zeros(lead + tuple(a.shape), dtype=a.dtype)
                  for n, a in enumerate(ans))
 
 
-def _run_node_hooks(node, g):
+def _run_node_hooks(node, g, lanes):
     """Hooks on the output Tensors of ``node`` see (and may replace) their total cotangent."""
     multiple = node.prim.multiple_results
     g = list(g) if multiple else g
     for k, fn, _ in list(node.hooks):
         cur = g[k] if multiple else g
-        new = fn(cur[0])
+        new = fn(cur[0] if lanes else cur)
         if new is not None:
-            new = _lane(new, cur)
+            new = hook_result(new, cur[0] if lanes else cur)
+            if lanes:
+                new = new[None]
             if multiple:
                 g[k] = new
             else:
@@ -209,14 +243,30 @@ def _run_node_hooks(node, g):
     return tuple(g) if multiple else g
 
 
-def _lane(value, like):
-    """A hook's replacement gradient with the lane axis put back (as ``like`` has it)."""
+def hook_result(value, like):
+    """A hook's replacement gradient, checked against the gradient ``like`` it replaces."""
     if not isinstance(value, Tracer):
         value = np.asarray(value, dtype=like.dtype)
-    if tuple(value.shape) != tuple(like.shape[1:]):
+    if tuple(value.shape) != tuple(like.shape):
         raise RuntimeError(f"a hook returned a gradient of shape {tuple(value.shape)}; "
-                           f"expected {tuple(like.shape[1:])}")
-    return value[None]
+                           f"expected {tuple(like.shape)}")
+    return value
+
+
+def own(g, seen):
+    """``g`` as an array no other gradient handed out in this sweep shares (``seen``: their ids).
+
+    Rules may return the cotangent itself (``x + y`` gives ``g`` to both) or a view of it;
+    ``.grad`` and ``vjp_fn``'s results must not alias one another, so those get copied.
+    """
+    if type(g) is np.ndarray:
+        if g.base is not None or id(g) in seen or not g.flags.writeable:
+            g = g.copy()
+        seen.add(id(g))
+        return g
+    if isinstance(g, np.generic):
+        return np.asarray(g)
+    return g
 
 
 def _check_finite(ct, node, i):
@@ -245,11 +295,11 @@ def lift(node, g, level):
         g = wrap(g, level, None, 0)
     args = list(node.args)
     for i, target, k in node.edges:
-        if target.__class__ is Node:
+        if type(target) is Node:
             args[i] = wrap(args[i], level, target, k)
             continue
         # a leaf is its own history; its value must still be the one the op saw
-        if target._value is not args[i] and args[i].__class__ is not Meta:
+        if target._value is not args[i] and type(args[i]) is not Meta:
             raise RuntimeError(
                 f"a leaf Tensor used by {node.prim.name} was given a new value (an in-place "
                 f"update under no_grad, or .data) after the op saved it; differentiating the "

@@ -2,9 +2,9 @@
 
 A Tensor holds a value (an ndarray, or a lower-level tracer when modes nest), its *level*, and
 — if an op produced it — the recording :class:`~reverse.tape.Node` and which of that node's
-outputs it is. It is :class:`~reverse.Tensor`'s counterpart of :class:`dualad.DualArray`: NumPy
-calls reach :meth:`Tensor._process` through the shared protocols, which runs the op-table
-implementation and records the op when an argument requires grad.
+outputs it is. It is the reverse-mode sibling of :class:`dualad.DualArray`: NumPy calls reach
+:meth:`Tensor._process` through the shared protocols, which runs the op-table implementation
+and records the op when an argument requires grad.
 
 Levels: Tensors built by hand from plain data share :data:`USER_LEVEL` (one PyTorch-style
 graph); a Tensor wrapping a tracer, and every functional transform (:func:`reverse.vjp`), takes a
@@ -26,7 +26,7 @@ from dualad.ops.shape import index_add, normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
 from .saving import meta_of, plan_for
-from .tape import Node, _keys, sweep, where_recorded
+from .tape import Node, hook_result, node_keys, own, sweep, where_recorded
 
 __all__ = ["Tensor", "USER_LEVEL"]
 
@@ -44,7 +44,8 @@ _plans: dict = {}  # Primitive -> SavePlan, a local copy of reverse.saving's cac
 
 
 def _is_float(dtype):
-    return np.issubdtype(dtype, np.inexact)
+    """Floating or complex (a tenth of the cost of np.issubdtype(dtype, np.inexact))."""
+    return np.dtype(dtype).kind in "fc"
 
 
 class Tensor(ArrayProtocol):
@@ -225,7 +226,7 @@ class Tensor(ArrayProtocol):
         if len(args) == 2:  # binary arithmetic is the scalar hot path: unrolled
             a, b = args
             ea = eb = None
-            if a.__class__ is Tensor or isinstance(a, Tensor):
+            if type(a) is Tensor or isinstance(a, Tensor):
                 if a._level == level:
                     if a._state != _SHARED:
                         a._share()
@@ -236,7 +237,7 @@ class Tensor(ArrayProtocol):
                     va = a
             else:
                 va = a
-            if b.__class__ is Tensor or isinstance(b, Tensor):
+            if type(b) is Tensor or isinstance(b, Tensor):
                 if b._level == level:
                     if b._state != _SHARED:
                         b._share()
@@ -253,6 +254,14 @@ class Tensor(ArrayProtocol):
             else:
                 edges = (ea,) if eb is None else (ea, eb)
             vals = (va, vb)
+        elif len(args) == 1 and args[0] is self:  # a unary op on this Tensor
+            if self._state != _SHARED:
+                self._share()
+            va = self._value
+            vals = (va,)
+            edges = ((0, self if self._node is None else self._node, self._index),) \
+                if self._requires_grad else None
+            ans = prim.impl(va, **kwargs)
         else:
             vals, edges = self._split(args)
             ans = prim.impl(*vals, **kwargs)
@@ -266,7 +275,7 @@ class Tensor(ArrayProtocol):
                     raise TypeError(f"no VJP rule for {prim.name}")
                 plan = _plans.get(prim) or _plan(prim)
                 saved = ans
-                if plan.keep_ans is False and (ans.__class__ is np.ndarray or
+                if plan.keep_ans is False and (type(ans) is np.ndarray or
                                                isinstance(ans, Tracer)):
                     saved = meta_of(ans)
                 node = Node()
@@ -275,7 +284,7 @@ class Tensor(ArrayProtocol):
                 node.kwargs = kwargs
                 node.ans = saved
                 node.edges = edges
-                node.key = next(_keys)
+                node.key = next(node_keys)
                 node.gout = None
                 node.hooks = None
                 node.trace = where_recorded() if mode & ANOMALY else None
@@ -316,7 +325,7 @@ class Tensor(ArrayProtocol):
         """
         if self._state == _EXPOSED:
             v = self._value
-            if v.__class__ is np.ndarray:
+            if type(v) is np.ndarray:
                 v.flags.writeable = False
         self._state = _SHARED
 
@@ -344,13 +353,15 @@ class Tensor(ArrayProtocol):
         g = self._seed(cotangent, create_graph)
         target = self if self._node is None else self._node
         anomaly = bool(MODE.get() & ANOMALY)
+        # one cotangent: swept without the lane axis (see reverse.tape)
         leaves = sweep([(target, self._index, g)], retain_graph, create_graph, anomaly,
-                       self._level)
+                       self._level, lanes=False)
+        seen = set()
         for leaf in leaves:
-            leaf._take_grad()
+            leaf._take_grad(seen)
 
     def _seed(self, cotangent, create_graph):
-        """The output cotangent with its lane axis (K = 1)."""
+        """The output cotangent: one, so without a lane axis (see :func:`reverse.tape.sweep`)."""
         shape = self.shape
         if cotangent is None:
             if self.size != 1:
@@ -369,27 +380,22 @@ class Tensor(ArrayProtocol):
         if tuple(g.shape) != tuple(shape):
             raise RuntimeError(f"backward(): the cotangent has shape {tuple(g.shape)} but the "
                                f"output has shape {tuple(shape)}; they must match")
-        return g[None]
+        return g
 
-    def _take_grad(self):
+    def _take_grad(self, seen):
         """Move the cotangent a sweep left in ``_gacc`` into ``.grad``, through the hooks."""
-        gacc = self._gacc
+        g = self._gacc
         self._gacc = None
-        g = gacc[0, ...]
         if self._hooks:
             for _, fn, _ in list(self._hooks):
                 new = fn(g)
                 if new is not None:
-                    g = new if isinstance(new, Tracer) else np.asarray(new)
-                    if tuple(g.shape) != tuple(self.shape):
-                        raise RuntimeError(f"a hook returned a gradient of shape "
-                                           f"{tuple(g.shape)}; expected {tuple(self.shape)}")
-        if g.__class__ is np.ndarray:
+                    g = hook_result(new, g)
+        g = own(g, seen)
+        if type(g) is np.ndarray:
             dtype = self._value.dtype
             if g.dtype != dtype and _is_float(dtype):
                 g = g.astype(dtype)
-            elif not g.flags.writeable:  # a broadcast view: give .grad an array of its own
-                g = g.copy()
         prev = self.grad
         self.grad = g if prev is None else prev + g
 
@@ -517,21 +523,25 @@ class Tensor(ArrayProtocol):
         self._assign(np.where(mask, placed, self), "item assignment")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        out = kwargs.pop("out", None)
-        if out is None:
-            return super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+        if "out" not in kwargs:
+            return _protocol_ufunc(self, ufunc, method, *inputs, **kwargs)
+        out = kwargs.pop("out")
         out = out if isinstance(out, tuple) else (out,)
         if len(out) != 1 or not isinstance(out[0], Tensor):
             raise TypeError(f"{qualname(ufunc)}: out= must be a single Tensor when Tensors "
                             f"are involved (got {', '.join(type(o).__name__ for o in out)})")
-        res = super().__array_ufunc__(ufunc, method, *inputs, **kwargs)
+        res = _protocol_ufunc(self, ufunc, method, *inputs, **kwargs)
         out[0]._assign(res, f"{qualname(ufunc)}(out=...)")
         return out[0]
 
     def __array_function__(self, func, types, args, kwargs):
         if func is np.copy and args and isinstance(args[0], Tensor):
             return args[0].copy()  # NumPy's copy is a new array, never an alias
-        return super().__array_function__(func, types, args, kwargs)
+        return _protocol_function(self, func, types, args, kwargs)
+
+
+_protocol_ufunc = ArrayProtocol.__array_ufunc__
+_protocol_function = ArrayProtocol.__array_function__
 
 
 def _plan(prim):
@@ -578,6 +588,6 @@ class _RetainGrad:
 
     def __call__(self, g):
         t = self.tensor
-        if g.__class__ is np.ndarray and not g.flags.writeable:
+        if type(g) is np.ndarray and not g.flags.writeable:
             g = g.copy()
         t.grad = g if t.grad is None else t.grad + g

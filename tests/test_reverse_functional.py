@@ -278,16 +278,18 @@ def test_perturbation_confusion_reverse_over_forward():
 # ---------------------------------------------------------------------------------------------
 
 def test_tape_keeps_only_what_the_rules_read():
-    x = rv.Tensor(np.ones((4, 4)), requires_grad=True)
-    w = rv.Tensor(np.ones((4, 4)), requires_grad=True)
+    x = rv.Tensor(np.full((32, 32), 0.01), requires_grad=True)
+    w = rv.Tensor(np.ones((32, 32)), requires_grad=True)
     z = w @ x
     h = np.tanh(z)
     assert isinstance(h._node.args[0], Meta)            # tanh's rule reads only its answer
     assert not isinstance(h._node.ans, Meta)             # ...which it keeps
     assert isinstance(z._node.ans, Meta)                # matmul's rule does not read its answer
     assert not isinstance(z._node.args[0], Meta)        # ...but reads both arguments
+    small = np.tanh(rv.Tensor(np.ones(3), requires_grad=True) * 2.0)
+    assert not isinstance(small._node.args[0], Meta)    # tiny arrays are not worth a Meta
     h.sum().backward()                                  # and the sweep still works
-    np.testing.assert_allclose(w.grad, (1 - np.tanh(4.0) ** 2) * 4.0 * np.ones((4, 4)))
+    np.testing.assert_allclose(w.grad, 32 * (1 - np.tanh(0.32) ** 2) * 0.01 * np.ones((32, 32)))
 
 
 def _peak(fn):

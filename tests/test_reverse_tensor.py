@@ -628,3 +628,18 @@ def test_graph_is_collected_when_outputs_die():
     del y, node
     gc.collect()
     assert ref() is None
+
+
+def test_a_failed_sweep_leaves_nothing_behind():
+    x = T(2.0)
+    shared = x * 3.0
+    y = shared * shared
+    y.backward(retain_graph=False)
+    x.zero_grad()
+    z = shared * 2.0        # reaches the freed graph below `shared`
+    with pytest.raises(RuntimeError, match="a second time"):
+        z.backward()
+    assert shared._node.gout is None and x._gacc is None
+    w = x * 5.0
+    w.backward()            # a fresh graph over the same leaf is unaffected
+    assert float(x.grad) == 5.0
