@@ -426,6 +426,25 @@ def compare(args):
     return 0
 
 
+_BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _pin_blas_threads():
+    """Restart once with one BLAS thread unless the user chose a thread count.
+
+    Small matrix products on a multithreaded BLAS are erratic on a shared machine (10–30×
+    slowdowns seen on 2 cores), which would make the timing table say more about the machine
+    than about the modes. BLAS reads the variable when NumPy loads, hence the restart.
+    """
+    if any(v in os.environ for v in _BLAS_THREAD_VARS) or not getattr(sys, "orig_argv", None):
+        return
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    try:
+        os.execve(sys.executable, [sys.executable] + list(sys.orig_argv[1:]), env)
+    except OSError:
+        pass  # timing goes on with the default thread count
+
+
 def main(argv=None):
     """Entry point of the ``dualad`` console script; returns the exit status."""
     for stream in (sys.stdout, sys.stderr):
@@ -437,6 +456,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if argv is None:
+        _pin_blas_threads()
     try:
         return compare(args)
     except CompareError as e:
