@@ -6,7 +6,7 @@ iterative, so deep graphs are fine.
 """
 from __future__ import annotations
 
-from .tape import Node, Port
+from .tape import Node
 
 __all__ = ["to_dot"]
 
@@ -72,33 +72,29 @@ def to_dot(y, names=None):
     label = (y.name or "output") + "\n" + _aval(y._value)
     lines.append(f"  {out_id} [label={_q(label)}, shape=ellipse, style=filled, "
                  f"fillcolor=darkolivegreen1];")
-    top = y._producer()[0]
-    first, _ = ident(top, "op")
+    first, _ = ident(y._node, "op")
     lines.append(f"  {first} -> {out_id};")
-    stack = [top]
+    stack = [y._node]
     while stack:
         node = stack.pop()
         nid = ids[id(node)][1]
         hooks = f"\n{len(node.hooks)} hook(s)" if node.hooks else ""
         lines.append(f"  {nid} [label={_q(node.prim.name + hooks)}, shape=box, style=filled, "
                      f"fillcolor=lightgray];")
-        for i, target in enumerate(node.edges):
-            if target is None:
-                continue
-            if type(target) is Node or type(target) is Port:
-                producer, k = (target, 0) if type(target) is Node else (target.node, target.k)
-                pid, new = ident(producer, "op")
+        for i, target, k in node.edges:
+            if type(target) is Node:
+                pid, new = ident(target, "op")
                 if new:
-                    stack.append(producer)
+                    stack.append(target)
                 # the tensor flowing along this edge: output k of the producer
-                key = (id(producer), k)
+                key = (id(target), k)
                 tnew = key not in tensors
                 if tnew:
-                    tensors[key] = (producer, f"t{len(tensors)}")
+                    tensors[key] = (target, f"t{len(tensors)}")
                 tid = tensors[key][1]
                 if tnew:
-                    ans = producer.ans
-                    if producer.prim.multiple_results and ans is not None:
+                    ans = target.ans
+                    if target.prim.multiple_results and ans is not None:
                         ans = ans[k]
                     lines.append(f"  {tid} [label={_q(_aval(ans))}, shape=ellipse];")
                     lines.append(f"  {pid} -> {tid};")

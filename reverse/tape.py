@@ -3,12 +3,11 @@
 Recording
     Each op applied to a Tensor that requires grad becomes a :class:`Node` holding the op-table
     primitive, the primal arguments the VJP rule reads (see :mod:`reverse.saving`), the keyword
-    arguments, the answer, and its *edges*: a tuple aligned with the arguments, holding for each
-    argument that needs a cotangent where to send it — the Node that produced it (a
-    :class:`Port` naming the output, for ops with several results) or, for a leaf, the leaf
-    Tensor itself — and ``None`` for the others. Nodes point at their producers, never at the
-    Tensors they produced, so an intermediate Tensor the program drops is freed with its value
-    unless a rule needs that value: the graph is owned by the outputs, as in PyTorch.
+    arguments, the answer, and one *edge* per argument that needs a cotangent: ``(i, target,
+    k)`` where ``target`` is the Node that produced argument ``i`` (its output ``k``) or, for a
+    leaf, the leaf Tensor itself. Nodes point at their producers, never at the Tensors they
+    produced, so an intermediate Tensor the program drops is freed with its value unless a rule
+    needs that value: the graph is owned by the outputs, as in PyTorch.
 
 Ordering
     Every node takes a key from one decreasing counter when it is recorded, so a node's key is
@@ -44,7 +43,7 @@ from dualad.ops import ZERO, Tracer
 
 from .saving import Meta
 
-__all__ = ["Node", "Port", "node_keys", "sweep", "sum_to", "own", "hook_result", "lift"]
+__all__ = ["Node", "node_keys", "sweep", "sum_to", "own", "hook_result", "lift"]
 
 #: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
 node_keys = itertools.count(0, -1)
@@ -72,19 +71,6 @@ class Node:
         return f"<Node {self.prim.name}{' (freed)' if self.args is None else ''}>"
 
 
-class Port:
-    """Output ``k`` of a node with several results: where its cotangents go."""
-
-    __slots__ = ("node", "k")
-
-    def __init__(self, node, k):
-        self.node = node
-        self.k = k
-
-    def __repr__(self):
-        return f"<Port {self.k} of {self.node!r}>"
-
-
 def where_recorded():
     """A short description of the caller outside this package (for anomaly mode)."""
     for frame in reversed(traceback.extract_stack()[:-2]):
@@ -101,9 +87,9 @@ def where_recorded():
 
 def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=None,
           lanes=True):
-    """Run the reverse sweep from ``seeds``, a list of ``(target, g)``.
+    """Run the reverse sweep from ``seeds``, a list of ``(target, k, g)``.
 
-    ``target`` is where the cotangent ``g`` goes (a Node, a Port or a leaf Tensor); ``g``
+    ``target`` is a Node (``g`` is the cotangent of its output ``k``) or a leaf Tensor; ``g``
     has the leading lane axis if ``lanes`` (else it is one cotangent, shaped like the value).
     Returns the leaf Tensors reached, in first-reached order, each with its summed cotangent in
     ``leaf._gacc`` (the caller takes it from there and resets it). With ``create_graph`` the
@@ -114,8 +100,8 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     push = heapq.heappush
     pop = heapq.heappop
     try:
-        for target, g in seeds:
-            _send(target, g, heap, leaves)
+        for target, k, g in seeds:
+            _send(target, k, g, heap, leaves)
         while heap:
             node = pop(heap)[1]
             g = node.gout
@@ -141,11 +127,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                 vjp = prim.vjp
                 gl = g if lanes else _add_lane(g)
             ct = None
-            i = -1
-            for target in node.edges:  # (a counter is cheaper than enumerate here)
-                i += 1
-                if target is None:
-                    continue
+            for i, target, k in node.edges:
                 if derivs is not None:  # K = 1, elementwise: unbroadcast(g·dᵢ) without lanes
                     d = derivs[i]
                     if type(d) is float:
@@ -169,7 +151,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                         ct = ct[0]
                 if anomaly:
                     _check_finite(ct, node, i)
-                if type(target) is Node:
+                if type(target) is Node and not target.prim.multiple_results:
                     prev = target.gout
                     if prev is None:
                         target.gout = ct
@@ -177,7 +159,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                     else:
                         target.gout = prev + ct
                 else:
-                    _send(target, ct, heap, leaves)
+                    _send(target, k, ct, heap, leaves)
             if not retain_graph:
                 node.args = None
                 node.ans = None
@@ -210,29 +192,28 @@ def _add_lane(g):
     return tuple(x[None] for x in g) if isinstance(g, tuple) else g[None]
 
 
-def _send(target, g, heap, leaves):
-    """Add the cotangent ``g`` where ``target`` says: a Node, a Port or a leaf Tensor."""
+def _send(target, k, g, heap, leaves):
+    """Add cotangent ``g`` to output ``k`` of node ``target`` (or to leaf Tensor ``target``)."""
     if type(target) is Node:
         prev = target.gout
-        if prev is None:
+        if target.prim.multiple_results:  # {output index: cotangent}
+            if prev is None:
+                prev = target.gout = {}
+                heapq.heappush(heap, (target.key, target))
+            acc = prev.get(k)
+            prev[k] = g if acc is None else acc + g
+        elif prev is None:
             target.gout = g
             heapq.heappush(heap, (target.key, target))
         else:
             target.gout = prev + g
-    elif type(target) is Port:
-        node = target.node
-        if node.gout is None:  # {output index: cotangent}
-            node.gout = {}
-            heapq.heappush(heap, (node.key, node))
-        acc = node.gout.get(target.k)
-        node.gout[target.k] = g if acc is None else acc + g
+        return
+    prev = target._gacc
+    if prev is None:
+        target._gacc = g
+        leaves.append(target)
     else:
-        prev = target._gacc
-        if prev is None:
-            target._gacc = g
-            leaves.append(target)
-        else:
-            target._gacc = prev + g
+        target._gacc = prev + g
 
 
 def _fill(gout, ans, lanes):
@@ -309,15 +290,13 @@ def lift(node, g, level):
     from .tensor import Tensor
     wrap = Tensor._wrap
     if isinstance(g, tuple):
-        g = tuple(x if _is_tensor(x, level) else wrap(x, level, None) for x in g)
+        g = tuple(x if _is_tensor(x, level) else wrap(x, level, None, 0) for x in g)
     elif not _is_tensor(g, level):
-        g = wrap(g, level, None)
+        g = wrap(g, level, None, 0)
     args = list(node.args)
-    for i, target in enumerate(node.edges):
-        if target is None:
-            continue
-        if type(target) is Node or type(target) is Port:
-            args[i] = wrap(args[i], level, target)
+    for i, target, k in node.edges:
+        if type(target) is Node:
+            args[i] = wrap(args[i], level, target, k)
             continue
         # a leaf is its own history; its value must still be the one the op saw
         if target._value is not args[i] and type(args[i]) is not Meta:
@@ -329,9 +308,9 @@ def lift(node, g, level):
         args[i] = target
     ans = node.ans
     if node.prim.multiple_results:
-        ans = tuple(wrap(a, level, Port(node, k)) for k, a in enumerate(ans))
+        ans = tuple(wrap(a, level, node, k) for k, a in enumerate(ans))
     else:
-        ans = wrap(ans, level, node)
+        ans = wrap(ans, level, node, 0)
     return g, ans, args
 
 

@@ -1,11 +1,10 @@
 """``Tensor``: reverse mode. Ops on Tensors that require grad are recorded; ``backward`` sweeps.
 
 A Tensor holds a value (an ndarray, or a lower-level tracer when modes nest), its *level*, and
-— if an op produced it — the recording :class:`~reverse.tape.Node` (a
-:class:`~reverse.tape.Port` for one output of an op with several results). It is the
-reverse-mode sibling of :class:`dualad.DualArray`: NumPy calls reach :meth:`Tensor._process`
-through the shared protocols, which runs the op-table implementation and records the op when
-an argument requires grad.
+— if an op produced it — the recording :class:`~reverse.tape.Node` and which of that node's
+outputs it is. It is the reverse-mode sibling of :class:`dualad.DualArray`: NumPy calls reach
+:meth:`Tensor._process` through the shared protocols, which runs the op-table implementation
+and records the op when an argument requires grad.
 
 Levels: Tensors built by hand from plain data share :data:`USER_LEVEL` (one PyTorch-style
 graph); a Tensor wrapping a tracer, and every functional transform (:func:`reverse.vjp`), takes a
@@ -27,7 +26,7 @@ from dualad.ops.shape import index_add, normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
 from .saving import meta_of, plan_for
-from .tape import Node, Port, hook_result, node_keys, own, sweep, where_recorded
+from .tape import Node, hook_result, node_keys, own, sweep, where_recorded
 
 __all__ = ["Tensor", "USER_LEVEL"]
 
@@ -72,8 +71,8 @@ class Tensor(ArrayProtocol):
     array([5.5       , 1.71633781])
     """
 
-    __slots__ = ("_value", "_level", "_node", "_requires_grad", "grad", "_hooks", "_gacc",
-                 "_state", "name")
+    __slots__ = ("_value", "_level", "_node", "_index", "_requires_grad", "grad", "_hooks",
+                 "_gacc", "_state", "name")
     _rule_kind = "VJP"
     _value_attr = "data"
     # == is elementwise, but hashing by identity lets a Tensor key a dict (optimizer state,
@@ -92,6 +91,7 @@ class Tensor(ArrayProtocol):
         self._value = value
         self._level = level
         self._node = None
+        self._index = 0
         self._requires_grad = False
         self.grad = None
         self._hooks = None
@@ -102,12 +102,13 @@ class Tensor(ArrayProtocol):
             self.requires_grad = True
 
     @staticmethod
-    def _wrap(value, level, node):
-        """A Tensor for an op's result: ``node`` (or a Port) recorded it, ``None`` if nothing."""
+    def _wrap(value, level, node, k):
+        """A Tensor for an op's result: ``node`` recorded it (``None`` when nothing was)."""
         t = _new(Tensor)
         t._value = value
         t._level = level
         t._node = node
+        t._index = k
         t._requires_grad = node is not None
         t.grad = None
         t._hooks = None
@@ -154,7 +155,7 @@ class Tensor(ArrayProtocol):
             if not flag:
                 raise RuntimeError(
                     f"requires_grad can only be changed on leaf Tensors; this one was computed "
-                    f"by {self.op}. Use .detach() for a Tensor outside the graph")
+                    f"by {self._node.prim.name}. Use .detach() for a Tensor outside the graph")
             return
         if flag and not _is_float(self.dtype):
             raise TypeError(f"only floating-point Tensors can require grad; got dtype "
@@ -175,14 +176,7 @@ class Tensor(ArrayProtocol):
     @property
     def op(self):
         """The name of the op that produced this Tensor (``None`` for a leaf)."""
-        return None if self._node is None else self._producer()[0].prim.name
-
-    def _producer(self):
-        """``(node, output index)`` of the op that produced this Tensor (``(None, 0)``: a leaf)."""
-        node = self._node
-        if type(node) is Port:
-            return node.node, node.k
-        return node, 0
+        return None if self._node is None else self._node.prim.name
 
     def _aval(self):
         return self._value
@@ -197,7 +191,7 @@ class Tensor(ArrayProtocol):
 
     def detach(self):
         """A Tensor with the same value, outside the graph (no history, no grad)."""
-        t = Tensor._wrap(self._value, self._level, None)
+        t = Tensor._wrap(self._value, self._level, None, 0)
         if self._state == _EXPOSED:
             t._state = _EXPOSED  # the user's handle reaches this value too
         else:
@@ -219,7 +213,7 @@ class Tensor(ArrayProtocol):
         body = repr(v if isinstance(v, (np.ndarray, Tracer)) else np.asarray(v))
         body = body.replace("\n", "\n       ")
         if self._node is not None:
-            extra = f", op={self.op}"
+            extra = f", op={self._node.prim.name}"
         elif self._requires_grad:
             extra = ", requires_grad=True"
         else:
@@ -238,7 +232,7 @@ class Tensor(ArrayProtocol):
                         a._share()
                     va = a._value
                     if a._requires_grad:
-                        ea = a if a._node is None else a._node
+                        ea = (0, a if a._node is None else a._node, a._index)
                 else:
                     va = a
             else:
@@ -249,20 +243,23 @@ class Tensor(ArrayProtocol):
                         b._share()
                     vb = b._value
                     if b._requires_grad:
-                        eb = b if b._node is None else b._node
+                        eb = (1, b if b._node is None else b._node, b._index)
                 else:
                     vb = b
             else:
                 vb = b
             ans = prim.impl(va, vb, **kwargs) if kwargs else prim.impl(va, vb)
-            edges = None if ea is None and eb is None else (ea, eb)
+            if ea is None:
+                edges = None if eb is None else (eb,)
+            else:
+                edges = (ea,) if eb is None else (ea, eb)
             vals = (va, vb)
         elif len(args) == 1 and args[0] is self:  # a unary op on this Tensor
             if self._state != _SHARED:
                 self._share()
             va = self._value
             vals = (va,)
-            edges = (self if self._node is None else self._node,) \
+            edges = ((0, self if self._node is None else self._node, self._index),) \
                 if self._requires_grad else None
             ans = prim.impl(va, **kwargs)
         else:
@@ -292,12 +289,12 @@ class Tensor(ArrayProtocol):
                 node.hooks = None
                 node.trace = where_recorded() if mode & ANOMALY else None
         if prim.multiple_results:
-            return tuple(Tensor._wrap(x, level, None if node is None else Port(node, k))
-                         for k, x in enumerate(ans))
+            return tuple(Tensor._wrap(x, level, node, k) for k, x in enumerate(ans))
         t = _new(Tensor)  # _wrap inlined: this is the hot path
         t._value = ans
         t._level = level
         t._node = node
+        t._index = 0
         t._requires_grad = node is not None
         t.grad = None
         t._hooks = None
@@ -308,24 +305,20 @@ class Tensor(ArrayProtocol):
 
     def _split(self, args):
         """``(values, edges)`` of the arguments: values as the op's implementation takes them,
-        and, aligned with them, where each one's cotangent goes (``None`` when nowhere)."""
+        and an edge ``(i, producer, k)`` for each argument that needs a cotangent."""
         level = self._level
         vals = []
         edges = []
-        needed = False
-        for a in args:
+        for i, a in enumerate(args):
             if isinstance(a, Tensor) and a._level == level:
                 if a._state != _SHARED:
                     a._share()
                 vals.append(a._value)
                 if a._requires_grad:
-                    edges.append(a if a._node is None else a._node)
-                    needed = True
-                    continue
+                    edges.append((i, a if a._node is None else a._node, a._index))
             else:
                 vals.append(a)
-            edges.append(None)
-        return tuple(vals), (tuple(edges) if needed else None)
+        return tuple(vals), (tuple(edges) if edges else None)
 
     def _share(self):
         """The tape is about to hold this Tensor's array: a handle the user holds turns read-only.
@@ -361,8 +354,8 @@ class Tensor(ArrayProtocol):
         target = self if self._node is None else self._node
         anomaly = bool(MODE.get() & ANOMALY)
         # one cotangent: swept without the lane axis (see reverse.tape)
-        leaves = sweep([(target, g)], retain_graph, create_graph, anomaly, self._level,
-                       lanes=False)
+        leaves = sweep([(target, self._index, g)], retain_graph, create_graph, anomaly,
+                       self._level, lanes=False)
         seen = set()
         for leaf in leaves:
             leaf._take_grad(seen)
@@ -418,16 +411,15 @@ class Tensor(ArrayProtocol):
             raise RuntimeError("cannot register a hook on a Tensor that does not require grad "
                                "(no gradient will ever reach it)")
         handle = RemovableHandle()
-        node, k = self._producer()
-        if node is None:
+        if self._node is None:
             if self._hooks is None:
                 self._hooks = []
             hooks = self._hooks
         else:
-            if node.hooks is None:
-                node.hooks = []
-            hooks = node.hooks
-        entry = [k, fn, handle]
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        entry = [self._index, fn, handle]
         hooks.append(entry)
         handle._where = (hooks, entry)
         return handle
@@ -436,7 +428,7 @@ class Tensor(ArrayProtocol):
         """Keep the gradient of this non-leaf Tensor in ``.grad`` too (leaves always do)."""
         if self._node is None:
             return
-        hooks = self._producer()[0].hooks or []
+        hooks = self._node.hooks or []
         if not any(isinstance(fn, _RetainGrad) and fn.tensor is self for _, fn, _ in hooks):
             self.register_hook(_RetainGrad(self))
 
@@ -464,7 +456,7 @@ class Tensor(ArrayProtocol):
         ours = isinstance(new, Tensor) and new._level == level
         if ours and new._requires_grad:
             self._check_not_leaf(what)
-            self._value, self._node = new._value, new._node
+            self._value, self._node, self._index = new._value, new._node, new._index
             self._requires_grad = True
         else:
             if self._requires_grad and MODE.get() & GRAD:
