@@ -23,13 +23,15 @@ module                    what it holds
 :mod:`~reverse.functional`  ``vjp`` and ``grad``
 :mod:`~reverse.modes`     ``no_grad``, ``enable_grad``, ``detect_anomaly``
 :mod:`~reverse.graph`     ``to_dot``
+:mod:`~reverse.hooks`     hook handles and ``retain_grad``
 ========================  ==============================================================
 """
 from .functional import VJPFunction, grad, vjp
 from .graph import to_dot
 from .modes import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad,
                     set_grad_enabled)
-from .tensor import USER_LEVEL, RemovableHandle, Tensor
+from .hooks import RemovableHandle
+from .tensor import USER_LEVEL, Tensor
 
 __all__ = ["Tensor", "USER_LEVEL", "RemovableHandle", "vjp", "grad", "VJPFunction", "no_grad",
            "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",

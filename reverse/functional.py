@@ -39,7 +39,7 @@ def _input_leaf(x, level):
         return None  # Python ints and bools, None, strings...: passed through as constants
     if not _is_float(value.dtype):
         return None
-    t = Tensor._wrap(value, level, None, 0)
+    t = Tensor._wrap(value, level, None)
     t._requires_grad = True
     return t
 
@@ -88,7 +88,7 @@ class VJPFunction:
         self._level = level
         self._inputs = inputs        # per primal: list of (Tensor or None, shape, dtype) per leaf
         self._in_defs = in_defs      # per primal: its TreeDef
-        self._targets = targets      # per output leaf: (node or leaf Tensor, k) or None
+        self._targets = targets      # per output leaf: Node, Port, leaf Tensor, or None
         self._out_def = out_def
         self._out_avals = out_avals  # per output leaf: (shape, dtype)
 
@@ -108,7 +108,7 @@ class VJPFunction:
                                      f"got {k} and {g.shape[0]}")
                 k = g.shape[0]
             if target is not None:
-                seeds.append((target[0], target[1], g))
+                seeds.append((target, g))
         k = 1 if k is None else k
         reached = sweep(seeds, retain_graph, False, bool(MODE.get() & ANOMALY), self._level,
                         lanes=lanes) if seeds else []
@@ -190,8 +190,7 @@ def vjp(f, *primals, has_aux=False):
     targets, avals, values = [], [], []
     for o in o_leaves:
         if isinstance(o, Tensor) and o._level == level:
-            targets.append(((o._node if o._node is not None else o), o._index)
-                           if o._requires_grad else None)
+            targets.append((o if o._node is None else o._node) if o._requires_grad else None)
             value = o._value
         else:
             targets.append(None)

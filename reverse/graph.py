@@ -72,9 +72,10 @@ def to_dot(y, names=None):
     label = (y.name or "output") + "\n" + _aval(y._value)
     lines.append(f"  {out_id} [label={_q(label)}, shape=ellipse, style=filled, "
                  f"fillcolor=darkolivegreen1];")
-    first, _ = ident(y._node, "op")
+    top = y._producer()[0]
+    first, _ = ident(top, "op")
     lines.append(f"  {first} -> {out_id};")
-    stack = [y._node]
+    stack = [top]
     while stack:
         node = stack.pop()
         nid = ids[id(node)][1]
@@ -83,18 +84,19 @@ def to_dot(y, names=None):
                      f"fillcolor=lightgray];")
         for i, target, k in node.edges:
             if type(target) is Node:
-                pid, new = ident(target, "op")
+                producer = target
+                pid, new = ident(producer, "op")
                 if new:
-                    stack.append(target)
+                    stack.append(producer)
                 # the tensor flowing along this edge: output k of the producer
-                key = (id(target), k)
+                key = (id(producer), k)
                 tnew = key not in tensors
                 if tnew:
-                    tensors[key] = (target, f"t{len(tensors)}")
+                    tensors[key] = (producer, f"t{len(tensors)}")
                 tid = tensors[key][1]
                 if tnew:
-                    ans = target.ans
-                    if target.prim.multiple_results and ans is not None:
+                    ans = producer.ans
+                    if producer.prim.multiple_results and ans is not None:
                         ans = ans[k]
                     lines.append(f"  {tid} [label={_q(_aval(ans))}, shape=ellipse];")
                     lines.append(f"  {pid} -> {tid};")

@@ -3,11 +3,14 @@
 Recording
     Each op applied to a Tensor that requires grad becomes a :class:`Node` holding the op-table
     primitive, the primal arguments the VJP rule reads (see :mod:`reverse.saving`), the keyword
-    arguments, the answer, and one *edge* per argument that needs a cotangent: ``(i, target,
-    k)`` where ``target`` is the Node that produced argument ``i`` (its output ``k``) or, for a
-    leaf, the leaf Tensor itself. Nodes point at their producers, never at the Tensors they
-    produced, so an intermediate Tensor the program drops is freed with its value unless a rule
-    needs that value: the graph is owned by the outputs, as in PyTorch.
+    arguments, the answer, and its *edges*: for each argument that needs a cotangent, where to
+    send it — the Node that produced it (a :class:`Port` naming the output, for ops with
+    several results) or, for a leaf, the leaf Tensor itself. Nodes point at their producers,
+    never at the Tensors they produced, so an intermediate Tensor the program drops is freed
+    with its value unless a rule needs that value: the graph is owned by the outputs, as in
+    PyTorch. The first two arguments and their edges live in slots of the node rather than in
+    tuples: a recorded graph is long-lived, and every container it holds is one more object for
+    Python's cyclic garbage collector to walk, which on scalar code cost more than the sweep.
 
 Ordering
     Every node takes a key from one decreasing counter when it is recorded, so a node's key is
@@ -43,7 +46,7 @@ from dualad.ops import ZERO, Tracer
 
 from .saving import Meta
 
-__all__ = ["Node", "node_keys", "sweep", "sum_to", "own", "hook_result", "lift"]
+__all__ = ["Node", "Port", "node_keys", "sweep", "sum_to", "own", "hook_result", "lift"]
 
 #: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
 node_keys = itertools.count(0, -1)
@@ -52,23 +55,73 @@ node_keys = itertools.count(0, -1)
 class Node:
     """One recorded op: what its VJP rules need and where their results go.
 
-    ``args`` is ``None`` once the saved values are freed. ``gout`` accumulates the cotangent of
-    the output during a sweep (a dict ``{k: cotangent}`` for ops with several results).
-    ``hooks`` holds ``[k, fn, handle]`` entries of hooks registered on the output Tensors;
-    ``trace`` where the op was recorded (in anomaly mode). ``Tensor._process`` fills the slots
-    of a ``Node()``: a class without ``__init__`` is the cheapest object to make, and this is the
-    forward hot path. ``key`` comes from :data:`node_keys`.
+    The saved arguments are ``a0``, ``a1`` and the tuple ``arest`` of the others, ``nargs`` in
+    all (``-1`` once freed; :attr:`args` has them as one tuple). ``e0``, ``e1`` and ``erest``
+    are their edges, ``None`` for an argument that needs no cotangent (``erest`` is ``None``
+    when all of those are). ``gout`` accumulates the cotangent of the output during a sweep (a
+    dict ``{k: cotangent}`` for ops with several results). ``hooks`` holds ``[k, fn, handle]``
+    entries of hooks registered on the output Tensors; ``trace`` where the op was recorded (in
+    anomaly mode). ``Tensor._process`` fills the slots of a ``Node()``: a class without
+    ``__init__`` is the cheapest object to make, and this is the forward hot path. ``key``
+    comes from :data:`node_keys`.
     """
 
-    __slots__ = ("prim", "args", "kwargs", "ans", "edges", "key", "gout", "hooks", "trace",
-                 "__weakref__")
+    __slots__ = ("prim", "nargs", "a0", "a1", "arest", "kwargs", "ans", "e0", "e1", "erest",
+                 "key", "gout", "hooks", "trace", "__weakref__")
+
+    @property
+    def args(self):
+        """The saved arguments as a tuple (``None`` once freed)."""
+        n = self.nargs
+        if n < 0:
+            return None
+        if n <= 2:
+            return (self.a0, self.a1)[:n]
+        return (self.a0, self.a1) + self.arest
+
+    def free(self):
+        """Drop the saved values (the sweep passed this node and no second sweep will come)."""
+        self.nargs = -1
+        self.a0 = self.a1 = self.arest = self.ans = None
+
+    def targets(self):
+        """Where each argument's cotangent goes, aligned with the arguments (``None``: nowhere;
+        padded with ``None`` to two entries)."""
+        if self.erest is None:
+            return (self.e0, self.e1)
+        return (self.e0, self.e1) + self.erest
+
+    @property
+    def edges(self):
+        """``(i, producer, k)`` for each argument ``i`` that needs a cotangent: output ``k`` of
+        the Node ``producer``, or ``producer`` is the leaf Tensor itself (``k == 0``)."""
+        out = []
+        for i, target in enumerate(self.targets()):
+            if type(target) is Port:
+                out.append((i, target.node, target.k))
+            elif target is not None:
+                out.append((i, target, 0))
+        return tuple(out)
 
     @property
     def name(self):
         return self.prim.name
 
     def __repr__(self):
-        return f"<Node {self.prim.name}{' (freed)' if self.args is None else ''}>"
+        return f"<Node {self.prim.name}{' (freed)' if self.nargs < 0 else ''}>"
+
+
+class Port:
+    """Output ``k`` of a node with several results: where its cotangents go."""
+
+    __slots__ = ("node", "k")
+
+    def __init__(self, node, k):
+        self.node = node
+        self.k = k
+
+    def __repr__(self):
+        return f"<Port {self.k} of {self.node!r}>"
 
 
 def where_recorded():
@@ -87,9 +140,9 @@ def where_recorded():
 
 def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=None,
           lanes=True):
-    """Run the reverse sweep from ``seeds``, a list of ``(target, k, g)``.
+    """Run the reverse sweep from ``seeds``, a list of ``(target, g)``.
 
-    ``target`` is a Node (``g`` is the cotangent of its output ``k``) or a leaf Tensor; ``g``
+    ``target`` is where the cotangent ``g`` goes (a Node, a Port or a leaf Tensor); ``g``
     has the leading lane axis if ``lanes`` (else it is one cotangent, shaped like the value).
     Returns the leaf Tensors reached, in first-reached order, each with its summed cotangent in
     ``leaf._gacc`` (the caller takes it from there and resets it). With ``create_graph`` the
@@ -100,19 +153,20 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     push = heapq.heappush
     pop = heapq.heappop
     try:
-        for target, k, g in seeds:
-            _send(target, k, g, heap, leaves)
+        for target, g in seeds:
+            _send(target, g, heap, leaves)
         while heap:
             node = pop(heap)[1]
             g = node.gout
             node.gout = None
-            args = node.args
-            if args is None:
+            n = node.nargs
+            if n < 0:
                 raise RuntimeError(
                     f"backward through {node.prim.name} a second time: its saved values were "
                     f"freed by an earlier sweep. Pass retain_graph=True to the first sweep "
                     f"(backward(retain_graph=True), or vjp_fn(..., retain_graph=True)) to sweep "
                     f"the same graph again")
+            args = (node.a0, node.a1) if n == 2 else (node.a0,) if n == 1 else node.args
             prim = node.prim
             ans = node.ans
             if prim.multiple_results:
@@ -127,7 +181,12 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                 vjp = prim.vjp
                 gl = g if lanes else _add_lane(g)
             ct = None
-            for i, target, k in node.edges:
+            i = -1
+            targets = (node.e0, node.e1) if node.erest is None else node.targets()
+            for target in targets:  # (a counter is cheaper than enumerate here)
+                i += 1
+                if target is None:
+                    continue
                 if derivs is not None:  # K = 1, elementwise: unbroadcast(g·dᵢ) without lanes
                     d = derivs[i]
                     if type(d) is float:
@@ -151,7 +210,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                         ct = ct[0]
                 if anomaly:
                     _check_finite(ct, node, i)
-                if type(target) is Node and not target.prim.multiple_results:
+                if type(target) is Node:
                     prev = target.gout
                     if prev is None:
                         target.gout = ct
@@ -159,17 +218,16 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                     else:
                         target.gout = prev + ct
                 else:
-                    _send(target, k, ct, heap, leaves)
+                    _send(target, ct, heap, leaves)
             if not retain_graph:
-                node.args = None
-                node.ans = None
+                node.free()
             del g, ans, args, ct  # drop this node's arrays before the next pop
             if derivs is None:
                 del gl
     except BaseException:
         # leave no half-summed cotangents behind for the next sweep
-        for _, n in heap:
-            n.gout = None
+        for _, waiting in heap:
+            waiting.gout = None
         for leaf in leaves:
             leaf._gacc = None
         raise
@@ -192,28 +250,29 @@ def _add_lane(g):
     return tuple(x[None] for x in g) if isinstance(g, tuple) else g[None]
 
 
-def _send(target, k, g, heap, leaves):
-    """Add cotangent ``g`` to output ``k`` of node ``target`` (or to leaf Tensor ``target``)."""
+def _send(target, g, heap, leaves):
+    """Add the cotangent ``g`` where ``target`` says: a Node, a Port or a leaf Tensor."""
     if type(target) is Node:
         prev = target.gout
-        if target.prim.multiple_results:  # {output index: cotangent}
-            if prev is None:
-                prev = target.gout = {}
-                heapq.heappush(heap, (target.key, target))
-            acc = prev.get(k)
-            prev[k] = g if acc is None else acc + g
-        elif prev is None:
+        if prev is None:
             target.gout = g
             heapq.heappush(heap, (target.key, target))
         else:
             target.gout = prev + g
-        return
-    prev = target._gacc
-    if prev is None:
-        target._gacc = g
-        leaves.append(target)
+    elif type(target) is Port:
+        node = target.node
+        if node.gout is None:  # {output index: cotangent}
+            node.gout = {}
+            heapq.heappush(heap, (node.key, node))
+        acc = node.gout.get(target.k)
+        node.gout[target.k] = g if acc is None else acc + g
     else:
-        target._gacc = prev + g
+        prev = target._gacc
+        if prev is None:
+            target._gacc = g
+            leaves.append(target)
+        else:
+            target._gacc = prev + g
 
 
 def _fill(gout, ans, lanes):
@@ -254,15 +313,21 @@ def hook_result(value, like):
 
 
 def own(g, seen):
-    """``g`` as an array no other gradient handed out in this sweep shares (``seen``: their ids).
+    """``g`` as an array no other gradient handed out in this sweep shares (``seen``: ids).
 
-    Rules may return the cotangent itself (``x + y`` gives ``g`` to both) or a view of it;
-    ``.grad`` and ``vjp_fn``'s results must not alias one another, so those get copied.
+    Rules may hand one array to several arguments (``x + y`` gives ``g`` to both) or views of
+    it, and broadcasting views are read-only; ``.grad`` and ``vjp_fn``'s results must be
+    writable and must not alias one another, so those are copied. A view of an array nobody
+    else got (the lane axis dropped from a rule's fresh result) is kept as it is.
     """
     if type(g) is np.ndarray:
-        if g.base is not None or id(g) in seen or not g.flags.writeable:
+        base = g.base
+        if not g.flags.writeable or id(g) in seen or base is not None and id(base) in seen:
             g = g.copy()
+            base = None
         seen.add(id(g))
+        if base is not None:
+            seen.add(id(base))
         return g
     if isinstance(g, np.generic):
         return np.asarray(g)
@@ -290,16 +355,20 @@ def lift(node, g, level):
     from .tensor import Tensor
     wrap = Tensor._wrap
     if isinstance(g, tuple):
-        g = tuple(x if _is_tensor(x, level) else wrap(x, level, None, 0) for x in g)
+        g = tuple(x if _is_tensor(x, level) else wrap(x, level, None) for x in g)
     elif not _is_tensor(g, level):
-        g = wrap(g, level, None, 0)
+        g = wrap(g, level, None)
     args = list(node.args)
-    for i, target, k in node.edges:
-        if type(target) is Node:
-            args[i] = wrap(args[i], level, target, k)
+    for i, target in enumerate(node.targets()):
+        if target is None:
             continue
-        # a leaf is its own history; its value must still be the one the op saw
-        if target._value is not args[i] and type(args[i]) is not Meta:
+        if type(target) is Node or type(target) is Port:
+            args[i] = wrap(args[i], level, target)
+            continue
+        # a leaf is its own history; its value must still be the one the op saw (a different
+        # but equal array is fine: .data hands out a copy of an array the tape holds)
+        if target._value is not args[i] and type(args[i]) is not Meta and \
+                not _same_value(target._value, args[i]):
             raise RuntimeError(
                 f"a leaf Tensor used by {node.prim.name} was given a new value (an in-place "
                 f"update under no_grad, or .data) after the op saved it; differentiating the "
@@ -308,10 +377,15 @@ def lift(node, g, level):
         args[i] = target
     ans = node.ans
     if node.prim.multiple_results:
-        ans = tuple(wrap(a, level, node, k) for k, a in enumerate(ans))
+        ans = tuple(wrap(a, level, Port(node, k)) for k, a in enumerate(ans))
     else:
-        ans = wrap(ans, level, node, 0)
+        ans = wrap(ans, level, node)
     return g, ans, args
+
+
+def _same_value(a, b):
+    plain = [x._plain_value() if isinstance(x, Tracer) else x for x in (a, b)]
+    return np.array_equal(*plain)
 
 
 def _is_tensor(x, level):

@@ -1,10 +1,11 @@
 """``Tensor``: reverse mode. Ops on Tensors that require grad are recorded; ``backward`` sweeps.
 
 A Tensor holds a value (an ndarray, or a lower-level tracer when modes nest), its *level*, and
-— if an op produced it — the recording :class:`~reverse.tape.Node` and which of that node's
-outputs it is. It is the reverse-mode sibling of :class:`dualad.DualArray`: NumPy calls reach
-:meth:`Tensor._process` through the shared protocols, which runs the op-table implementation
-and records the op when an argument requires grad.
+— if an op produced it — the recording :class:`~reverse.tape.Node` (a
+:class:`~reverse.tape.Port` for one output of an op with several results). It is the
+reverse-mode sibling of :class:`dualad.DualArray`: NumPy calls reach :meth:`Tensor._process`
+through the shared protocols, which runs the op-table implementation and records the op when
+an argument requires grad.
 
 Levels: Tensors built by hand from plain data share :data:`USER_LEVEL` (one PyTorch-style
 graph); a Tensor wrapping a tracer, and every functional transform (:func:`reverse.vjp`), takes a
@@ -26,7 +27,8 @@ from dualad.ops.shape import index_add, normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
 from .saving import meta_of, plan_for
-from .tape import Node, hook_result, node_keys, own, sweep, where_recorded
+from .hooks import RemovableHandle, RetainGrad
+from .tape import Node, Port, hook_result, node_keys, own, sweep, where_recorded
 
 __all__ = ["Tensor", "USER_LEVEL"]
 
@@ -71,8 +73,8 @@ class Tensor(ArrayProtocol):
     array([5.5       , 1.71633781])
     """
 
-    __slots__ = ("_value", "_level", "_node", "_index", "_requires_grad", "grad", "_hooks",
-                 "_gacc", "_state", "name")
+    __slots__ = ("_value", "_level", "_node", "_requires_grad", "grad", "_hooks", "_gacc",
+                 "_state", "name")
     _rule_kind = "VJP"
     _value_attr = "data"
     # == is elementwise, but hashing by identity lets a Tensor key a dict (optimizer state,
@@ -91,7 +93,6 @@ class Tensor(ArrayProtocol):
         self._value = value
         self._level = level
         self._node = None
-        self._index = 0
         self._requires_grad = False
         self.grad = None
         self._hooks = None
@@ -102,13 +103,12 @@ class Tensor(ArrayProtocol):
             self.requires_grad = True
 
     @staticmethod
-    def _wrap(value, level, node, k):
-        """A Tensor for an op's result: ``node`` recorded it (``None`` when nothing was)."""
+    def _wrap(value, level, node):
+        """A Tensor for an op's result: ``node`` (or a Port) recorded it, ``None`` if nothing."""
         t = _new(Tensor)
         t._value = value
         t._level = level
         t._node = node
-        t._index = k
         t._requires_grad = node is not None
         t.grad = None
         t._hooks = None
@@ -155,7 +155,7 @@ class Tensor(ArrayProtocol):
             if not flag:
                 raise RuntimeError(
                     f"requires_grad can only be changed on leaf Tensors; this one was computed "
-                    f"by {self._node.prim.name}. Use .detach() for a Tensor outside the graph")
+                    f"by {self.op}. Use .detach() for a Tensor outside the graph")
             return
         if flag and not _is_float(self.dtype):
             raise TypeError(f"only floating-point Tensors can require grad; got dtype "
@@ -176,7 +176,14 @@ class Tensor(ArrayProtocol):
     @property
     def op(self):
         """The name of the op that produced this Tensor (``None`` for a leaf)."""
-        return None if self._node is None else self._node.prim.name
+        return None if self._node is None else self._producer()[0].prim.name
+
+    def _producer(self):
+        """``(node, output index)`` of the op that produced this Tensor (``(None, 0)``: a leaf)."""
+        node = self._node
+        if type(node) is Port:
+            return node.node, node.k
+        return node, 0
 
     def _aval(self):
         return self._value
@@ -191,7 +198,7 @@ class Tensor(ArrayProtocol):
 
     def detach(self):
         """A Tensor with the same value, outside the graph (no history, no grad)."""
-        t = Tensor._wrap(self._value, self._level, None, 0)
+        t = Tensor._wrap(self._value, self._level, None)
         if self._state == _EXPOSED:
             t._state = _EXPOSED  # the user's handle reaches this value too
         else:
@@ -213,7 +220,7 @@ class Tensor(ArrayProtocol):
         body = repr(v if isinstance(v, (np.ndarray, Tracer)) else np.asarray(v))
         body = body.replace("\n", "\n       ")
         if self._node is not None:
-            extra = f", op={self._node.prim.name}"
+            extra = f", op={self.op}"
         elif self._requires_grad:
             extra = ", requires_grad=True"
         else:
@@ -232,7 +239,7 @@ class Tensor(ArrayProtocol):
                         a._share()
                     va = a._value
                     if a._requires_grad:
-                        ea = (0, a if a._node is None else a._node, a._index)
+                        ea = a if a._node is None else a._node
                 else:
                     va = a
             else:
@@ -243,32 +250,36 @@ class Tensor(ArrayProtocol):
                         b._share()
                     vb = b._value
                     if b._requires_grad:
-                        eb = (1, b if b._node is None else b._node, b._index)
+                        eb = b if b._node is None else b._node
                 else:
                     vb = b
             else:
                 vb = b
             ans = prim.impl(va, vb, **kwargs) if kwargs else prim.impl(va, vb)
-            if ea is None:
-                edges = None if eb is None else (eb,)
-            else:
-                edges = (ea,) if eb is None else (ea, eb)
+            needed = ea is not None or eb is not None
+            erest = None
             vals = (va, vb)
         elif len(args) == 1 and args[0] is self:  # a unary op on this Tensor
             if self._state != _SHARED:
                 self._share()
             va = self._value
             vals = (va,)
-            edges = ((0, self if self._node is None else self._node, self._index),) \
-                if self._requires_grad else None
+            needed = self._requires_grad
+            ea = (self if self._node is None else self._node) if needed else None
+            eb = erest = None
             ans = prim.impl(va, **kwargs)
         else:
             vals, edges = self._split(args)
+            needed = edges is not None
+            if needed:
+                ea = edges[0]
+                eb = edges[1] if len(edges) > 1 else None
+                erest = edges[2:] if any(e is not None for e in edges[2:]) else None
             ans = prim.impl(*vals, **kwargs)
         if prim.nondiff:
             return ans
         node = None
-        if edges is not None:
+        if needed:
             mode = MODE.get()
             if mode & GRAD:  # record (written out here: this is the hot path)
                 if prim.vjp is None:
@@ -280,21 +291,28 @@ class Tensor(ArrayProtocol):
                     saved = meta_of(ans)
                 node = Node()
                 node.prim = prim
-                node.args = _drop(vals, plan.drop) if plan.drop else vals
+                if plan.drop:
+                    vals = _drop(vals, plan.drop)
+                n = node.nargs = len(vals)
+                node.a0 = vals[0]
+                node.a1 = vals[1] if n > 1 else None
+                node.arest = vals[2:] if n > 2 else None
                 node.kwargs = kwargs
                 node.ans = saved
-                node.edges = edges
+                node.e0 = ea
+                node.e1 = eb
+                node.erest = erest
                 node.key = next(node_keys)
                 node.gout = None
                 node.hooks = None
                 node.trace = where_recorded() if mode & ANOMALY else None
         if prim.multiple_results:
-            return tuple(Tensor._wrap(x, level, node, k) for k, x in enumerate(ans))
+            return tuple(Tensor._wrap(x, level, None if node is None else Port(node, k))
+                         for k, x in enumerate(ans))
         t = _new(Tensor)  # _wrap inlined: this is the hot path
         t._value = ans
         t._level = level
         t._node = node
-        t._index = 0
         t._requires_grad = node is not None
         t.grad = None
         t._hooks = None
@@ -305,20 +323,24 @@ class Tensor(ArrayProtocol):
 
     def _split(self, args):
         """``(values, edges)`` of the arguments: values as the op's implementation takes them,
-        and an edge ``(i, producer, k)`` for each argument that needs a cotangent."""
+        and, aligned with them, where each one's cotangent goes (``None`` when nowhere)."""
         level = self._level
         vals = []
         edges = []
-        for i, a in enumerate(args):
+        needed = False
+        for a in args:
             if isinstance(a, Tensor) and a._level == level:
                 if a._state != _SHARED:
                     a._share()
                 vals.append(a._value)
                 if a._requires_grad:
-                    edges.append((i, a if a._node is None else a._node, a._index))
+                    edges.append(a if a._node is None else a._node)
+                    needed = True
+                    continue
             else:
                 vals.append(a)
-        return tuple(vals), (tuple(edges) if edges else None)
+            edges.append(None)
+        return tuple(vals), (tuple(edges) if needed else None)
 
     def _share(self):
         """The tape is about to hold this Tensor's array: a handle the user holds turns read-only.
@@ -354,8 +376,8 @@ class Tensor(ArrayProtocol):
         target = self if self._node is None else self._node
         anomaly = bool(MODE.get() & ANOMALY)
         # one cotangent: swept without the lane axis (see reverse.tape)
-        leaves = sweep([(target, self._index, g)], retain_graph, create_graph, anomaly,
-                       self._level, lanes=False)
+        leaves = sweep([(target, g)], retain_graph, create_graph, anomaly, self._level,
+                       lanes=False)
         seen = set()
         for leaf in leaves:
             leaf._take_grad(seen)
@@ -411,15 +433,16 @@ class Tensor(ArrayProtocol):
             raise RuntimeError("cannot register a hook on a Tensor that does not require grad "
                                "(no gradient will ever reach it)")
         handle = RemovableHandle()
-        if self._node is None:
+        node, k = self._producer()
+        if node is None:
             if self._hooks is None:
                 self._hooks = []
             hooks = self._hooks
         else:
-            if self._node.hooks is None:
-                self._node.hooks = []
-            hooks = self._node.hooks
-        entry = [self._index, fn, handle]
+            if node.hooks is None:
+                node.hooks = []
+            hooks = node.hooks
+        entry = [k, fn, handle]
         hooks.append(entry)
         handle._where = (hooks, entry)
         return handle
@@ -428,9 +451,9 @@ class Tensor(ArrayProtocol):
         """Keep the gradient of this non-leaf Tensor in ``.grad`` too (leaves always do)."""
         if self._node is None:
             return
-        hooks = self._node.hooks or []
-        if not any(isinstance(fn, _RetainGrad) and fn.tensor is self for _, fn, _ in hooks):
-            self.register_hook(_RetainGrad(self))
+        hooks = self._producer()[0].hooks or []
+        if not any(isinstance(fn, RetainGrad) and fn.tensor is self for _, fn, _ in hooks):
+            self.register_hook(RetainGrad(self))
 
     # -- in-place operations: a new value for this Tensor, recorded when it must be --------------
     def _assign(self, new, what):
@@ -456,7 +479,7 @@ class Tensor(ArrayProtocol):
         ours = isinstance(new, Tensor) and new._level == level
         if ours and new._requires_grad:
             self._check_not_leaf(what)
-            self._value, self._node, self._index = new._value, new._node, new._index
+            self._value, self._node = new._value, new._node
             self._requires_grad = True
         else:
             if self._requires_grad and MODE.get() & GRAD:
@@ -557,37 +580,3 @@ def _drop(vals, drop):
         if j < n:
             vals[j] = meta_of(vals[j])
     return tuple(vals)
-
-
-class RemovableHandle:
-    """Returned by :meth:`Tensor.register_hook`; ``remove()`` unregisters the hook."""
-
-    __slots__ = ("_where",)
-
-    def __init__(self):
-        self._where = None
-
-    def remove(self):
-        if self._where is None:
-            return
-        hooks, entry = self._where
-        self._where = None
-        for n, e in enumerate(hooks):
-            if e is entry:
-                del hooks[n]
-                break
-
-
-class _RetainGrad:
-    """The hook behind :meth:`Tensor.retain_grad`: accumulate into the Tensor's ``.grad``."""
-
-    __slots__ = ("tensor",)
-
-    def __init__(self, tensor):
-        self.tensor = tensor
-
-    def __call__(self, g):
-        t = self.tensor
-        if type(g) is np.ndarray and not g.flags.writeable:
-            g = g.copy()
-        t.grad = g if t.grad is None else t.grad + g

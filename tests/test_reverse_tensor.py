@@ -643,3 +643,52 @@ def test_a_failed_sweep_leaves_nothing_behind():
     w = x * 5.0
     w.backward()            # a fresh graph over the same leaf is unaffected
     assert float(x.grad) == 5.0
+
+
+def test_node_edges_format():
+    # (i, producer, k) per argument that needs a cotangent: the notebooks walk the tape with it
+    x = T(2.0)
+    c = rv.Tensor(3.0)
+    a = x * c                   # argument 1 is a constant: no edge
+    y = np.sin(a) + x
+    assert a._node.edges == ((0, x, 0),)
+    (i0, p0, k0), (i1, p1, k1) = y._node.edges
+    assert (i0, k0, i1, k1) == (0, 0, 1, 0) and p0.name == "numpy.sin" and p1 is x
+    assert p0.edges == ((0, a._node, 0),) and p0.key > y._node.key
+    np.testing.assert_allclose(y._node.args[0], np.sin(6.0))
+    w, v = np.linalg.eigh(T(np.diag([1.0, 2.0])))
+    z = w + v[:, 0]             # outputs 0 and 1 of one node with several results
+    (_, eig, k_w), (_, getitem, _) = z._node.edges
+    assert eig.name == "numpy.linalg.eigh" and k_w == 0
+    assert getitem.edges == ((0, eig, 1),)
+
+
+def test_create_graph_after_reading_data_and_after_a_real_update():
+    x = T([1.0, 2.0])
+    y = (x * x * x).sum()
+    _ = x.data                       # a copy of the saved array: nothing changed
+    y.backward(create_graph=True)
+    g = x.grad
+    x.zero_grad()
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad, [6.0, 12.0])
+    x = T([1.0, 2.0])
+    y = (x * x * x).sum()
+    with rv.no_grad():
+        x -= 1.0                     # a real update between the forward pass and the sweep
+    with pytest.raises(RuntimeError, match="numpy.multiply was given a new value"):
+        y.backward(create_graph=True)
+
+
+def test_gradients_never_alias_each_other():
+    a, b = T([1.0, 2.0]), T([3.0, 4.0])
+    (a + b).sum().backward()          # add hands the same cotangent to both arguments
+    a.grad[0] = 100.0
+    np.testing.assert_allclose(b.grad, [1.0, 1.0])
+    x = T(np.ones((2, 3)))
+    parts = np.split(x, 3, axis=1)    # views of one cotangent come back to one leaf: summed
+    (parts[0] * 2.0 + parts[2]).sum().backward()
+    np.testing.assert_allclose(x.grad, [[2.0, 0.0, 1.0], [2.0, 0.0, 1.0]])
+    ga, gb = rv.vjp(lambda u, v: u + v, np.ones(2), np.ones(2))[1](np.array([1.0, 2.0]))
+    ga[0] = 9.0
+    np.testing.assert_allclose(gb, [1.0, 2.0])
