@@ -12,6 +12,7 @@ import dualad as ad
 import nn.functional as F
 from dualad import DualArray
 from dualad.ops import conv as C
+from dualad.ops import winograd as W
 from ophelpers import check_adjoint, check_forward
 
 try:
@@ -70,6 +71,7 @@ CASES = [
     ((1, 2, 10, 9), (3, 2, 4, 3), 3, (1, 2), 1),           # even kernel, stride 3
     ((1, 2, 7, 8), (2, 2, 3, 3), 1, "same", 2),            # same with dilation
     ((2, 2, 6, 5), (3, 2, 3, 3), 1, ((0, 2), (1, 0)), 1),  # asymmetric explicit padding
+    ((1, 2, 5, 2), (3, 2, 3, 3), 1, ((1, 0), (6, 0)), 1),  # a kernel column only on padding
 ]
 
 
@@ -175,6 +177,72 @@ def test_conv2d_auto_caches_its_choice():
     assert len(C.AUTO_CACHE) == 1                        # the second call reuses the choice
     F.conv2d(x[:1, :1, :4, :4], w[:1, :1], method="auto")  # tiny: im2col without timing
     assert "im2col" in C.AUTO_CACHE.values()
+
+
+def reference_grads(x, w, gy, stride=1, padding=0, dilation=1):
+    """dx and dw of <conv(x, w), gy> by the reference's patch indices: dw contracts the gathered
+    patches, dx scatters the patch cotangents back with ``np.add.at``."""
+    pair = (lambda v: (v, v) if isinstance(v, int) else tuple(v))
+    (sh, sw), (dh, dw_) = pair(stride), pair(dilation)
+    kh, kw = w.shape[2:]
+    (pt, pb), (pl, pr) = _ref_pads(padding, (kh, kw), (dh, dw_))
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    ho, wo = gy.shape[2:]
+    rows = np.arange(ho)[:, None] * sh + np.arange(kh)[None, :] * dh
+    cols = np.arange(wo)[:, None] * sw + np.arange(kw)[None, :] * dw_
+    idx = (slice(None), slice(None), rows[:, None, :, None], cols[None, :, None, :])
+    dw = np.einsum("ncpqij,nopq->ocij", xp[idx], gy)
+    dxp = np.zeros_like(xp)
+    np.add.at(dxp, idx, np.einsum("nopq,ocij->ncpqij", gy, w))
+    return dxp[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]], dw
+
+
+# stride 1 shapes whose batch is cut in several chunks and whose 3x3 Winograd tiles are ragged
+CHUNK_CASES = [((5, 3, 11, 9), (4, 3, 3, 3), 1, 1, 1),
+               ((3, 2, 10, 7), (3, 2, 3, 2), 1, ((2, 0), (1, 3)), (2, 1)),
+               ((4, 2, 7, 13), (2, 2, 3, 3), 1, ((0, 3), (2, 1)), 1)]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_conv2d_chunked_kernels_match_reference(method, monkeypatch):
+    # the stride-1 kernels work on chunks of the batch (Winograd: bands of tile rows) with
+    # scratch reused from chunk to chunk; one image/band per chunk, a partial last chunk and
+    # everything at once must all give the reference's values, for all three primitives
+    for xs, ws, s, p, d in CHUNK_CASES:
+        if not _suits(method, ws, s, d):
+            continue
+        rng = rng_for("chunks", xs, ws)
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        ref = reference_conv(x, w, s, p, d)
+        gy = rng.standard_normal(ref.shape)
+        dx_ref, dw_ref = reference_grads(x, w, gy, s, p, d)
+        stride, pads, dil, _ = C.normalize_conv_args(xs, ws, s, p, d)
+        kw = dict(stride=stride, padding=pads, dilation=dil, method=method)
+        for chunk_bytes, band_bytes in ((1, 1), (25_000, 65_000), (1 << 40, 1 << 40)):
+            monkeypatch.setattr(C, "CHUNK_BYTES", chunk_bytes)
+            monkeypatch.setattr(W, "BAND_BYTES", band_bytes)
+            for got, want in ((C.conv2d_p.bind(x, w, **kw), ref),
+                              (C.conv2d_transpose_x_p.bind(gy, w, in_hw=xs[2:], **kw), dx_ref),
+                              (C.conv2d_grad_w_p.bind(x, gy, k_hw=ws[2:], **kw), dw_ref)):
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.max(np.abs(want)),
+                                           err_msg=f"{method} {xs} {chunk_bytes}")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_conv2d_float32_primitives_accurate_and_float32(method):
+    # float32 all the way through (no float64 transform matrices or spectra promoting the
+    # work): results float32, within a few float32 roundings of the float64 reference
+    rng = rng_for("f32 primitives", method)
+    x, w = rng.standard_normal((3, 16, 12, 10)), rng.standard_normal((8, 16, 3, 3))
+    gy = rng.standard_normal((3, 8, 12, 10))
+    kw = dict(stride=(1, 1), padding=((1, 1), (1, 1)), dilation=(1, 1), method=method)
+    f32 = [a.astype(np.float32) for a in (x, w, gy)]
+    dx_ref, dw_ref = reference_grads(x, w, gy, 1, 1, 1)
+    for got, want in ((C.conv2d_p.bind(f32[0], f32[1], **kw), reference_conv(x, w, 1, 1, 1)),
+                      (C.conv2d_transpose_x_p.bind(f32[2], f32[1], in_hw=(12, 10), **kw), dx_ref),
+                      (C.conv2d_grad_w_p.bind(f32[0], f32[2], k_hw=(3, 3), **kw), dw_ref)):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-6 * np.max(np.abs(want)))
 
 
 # ---------------------------------------------------------------------------------------------

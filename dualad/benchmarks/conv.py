@@ -4,8 +4,8 @@ plain-NumPy im2col timed in the same run.
 Problem: x 16×32×32×32 (NCHW), 32 filters 3×3, padding 1; backward = dx and dw for a random
 output cotangent. Forward+backward goes through ``dualad.vjp`` (the reverse tape) when the
 ``reverse`` package is importable, otherwise through the VJP rules called directly with K = 1
-lanes. Times are the best of several repeats (the machine may be shared: the minimum is the
-least disturbed estimate), in milliseconds.
+lanes. Times are the best of several repeats, all functions' repeats interleaved (the machine
+may be shared: the minimum is the least disturbed estimate), in milliseconds.
 
 Targets (issue 4, on a machine where the careless baseline takes ~80 ms in float64 and ~40 ms
 in float32): best method float64 ≲ 70 ms, float32 ≲ 20 ms; winograd's forward faster than
@@ -35,14 +35,24 @@ TARGETS_MS = {"float64": 70.0, "float32": 20.0}
 BASELINE_MS = {"float64": 80.0, "float32": 40.0}
 
 
-def best_time(fn, repeats=7):
-    """Minimum seconds per call of ``fn()`` over ``repeats`` runs (after one warm-up call)."""
-    fn()
-    best = np.inf
+def best_time(fn, repeats=15):
+    """Minimum seconds per call of ``fn()`` over ``repeats`` runs, each after an untimed one."""
+    return best_times({None: fn}, repeats)[None]
+
+
+def best_times(fns, repeats=15):
+    """Minimum seconds per call of each function in the dict ``fns``, their runs interleaved
+    round-robin: a burst of load on a shared machine then slows one run of every function
+    rather than every run of one, and the minimum discards it. Each timed call follows an
+    untimed one of the same function, so that, as in a loop over one function, its caches and
+    the allocator's free memory are its own (not the previous function's)."""
+    best = dict.fromkeys(fns, np.inf)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+        for name, fn in fns.items():
+            fn()
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
     return best
 
 
@@ -109,33 +119,36 @@ def careless_im2col(x, w, g, pad=PADDING):
     return y, dxp[:, :, pad:pad + h, pad:pad + wd], dw
 
 
-def run(repeats=7):
+def run(repeats=15):
     """Time everything; return a list of result dicts (one per dtype and method)."""
     via_tape = _tape_available()
     rows = []
     for dtype in (np.float64, np.float32):
         x, w, g = setup(dtype)
         ref = careless_im2col(x, w, g)
-        t_base = best_time(lambda: careless_im2col(x, w, g), repeats)
-        rows.append({"dtype": np.dtype(dtype).name, "method": "careless im2col",
-                     "forward_ms": np.nan, "total_ms": t_base * 1e3, "ratio": 1.0})
         geo = dict(zip(("stride", "padding", "dilation"),
                        C.normalize_conv_args(SHAPE_X, SHAPE_W, 1, PADDING, 1)))
+        fns = {("careless im2col", "total"): lambda: careless_im2col(x, w, g)}
+        C.clear_auto_cache()
         for method in METHODS:
-            C.clear_auto_cache()
             fb = forward_backward(method, via_tape)
-            out = fb(x, w, g)
+            out = fb(x, w, g)  # for auto: the timed choices, cached for the runs below
             for a, b in zip(out, ref):  # every method computes the same thing
                 tol = 1e-10 if dtype == np.float64 else 1e-3
                 err = float(np.max(np.abs(np.asarray(a, dtype=float) - b)) /
                             max(float(np.max(np.abs(b))), 1e-300))
                 assert err < tol, f"{method}: relative error {err:.2e}"
-            t_fwd = best_time(lambda: C.conv2d_p.impl(x, w, **geo, method=method), repeats)
-            t_tot = best_time(lambda: fb(x, w, g), repeats)
+            fns[method, "forward"] = lambda m=method: C.conv2d_p.impl(x, w, **geo, method=m)
+            fns[method, "total"] = lambda fb=fb: fb(x, w, g)
+        auto = dict(C.AUTO_CACHE)
+        t = best_times(fns, repeats)
+        t_base = t["careless im2col", "total"]
+        for method in ("careless im2col",) + METHODS:
             rows.append({"dtype": np.dtype(dtype).name, "method": method,
-                         "forward_ms": t_fwd * 1e3, "total_ms": t_tot * 1e3,
-                         "ratio": t_tot / t_base,
-                         "auto": dict(C.AUTO_CACHE) if method == "auto" else None})
+                         "forward_ms": t.get((method, "forward"), np.nan) * 1e3,
+                         "total_ms": t[method, "total"] * 1e3,
+                         "ratio": t[method, "total"] / t_base,
+                         "auto": auto if method == "auto" else None})
     return rows, via_tape
 
 
@@ -154,7 +167,7 @@ def _thread_limit(n):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--threads", type=int, default=None, help="limit the BLAS threads")
     args = ap.parse_args(argv)
     with _thread_limit(args.threads):

@@ -24,9 +24,13 @@ independently (batch, or a channel axis that is not contracted), so K lanes cost
     ``w[:, :, i, j]``: vectorized over batch, channels and positions. At stride 1 the slice is
     a contiguous run of the flattened image (rows computed padded-width wide), so no copies.
 ``im2col``
-    the patch matrix (C_in·kh·kw, N·H_out·W_out) copied out of a ``sliding_window_view`` in the
-    order that makes one contiguous GEMM. The transpose is, at stride 1, the same algorithm on
-    the flipped kernel; otherwise one GEMM and col2im, a strided add per kernel offset.
+    at stride 1, for a chunk of the batch at a time: kw copies of the padded images shifted by
+    one kernel column each, whose windows at the kh kernel-row offsets are the patch matrix's
+    kh blocks of C_in·kw rows: kh GEMMs, results already in NCHW order, 1/kh of the patch
+    matrix's copying. Otherwise the patch matrix (C_in·kh·kw, N·H_out·W_out) copied out of a
+    ``sliding_window_view`` in the order that makes one contiguous GEMM. The transpose is, at
+    stride 1, the same algorithm on the flipped kernel; otherwise one GEMM and col2im, a
+    strided add per kernel offset.
 ``fft``
     ``scipy.fft.rfft2`` of the padded input and of the dilated kernel at a fast size ≥ the
     padded input, a per-frequency channel contraction, ``irfft2``, then subsampling by the
@@ -35,8 +39,9 @@ independently (batch, or a channel axis that is not contracted), so K lanes cost
     for 3×3 kernels with stride 1 and dilation 1 (Lavin & Gray, 2016): F(4×4, 3×3) in float64
     (36 products per 16 outputs instead of 144) and F(2×2, 3×3) in float32, where F(4×4)'s
     larger transform coefficients cost ~30× direct's rounding error. The channel sums are one
-    GEMM per transform point. The weight gradient is the transposed algorithm (transposition
-    principle), the input gradient the forward algorithm on the flipped kernel.
+    GEMM per transform point, a band of tile rows at a time (:mod:`dualad.ops.winograd`). The
+    weight gradient is the transposed algorithm (transposition principle), the input gradient
+    the forward algorithm on the flipped kernel.
 ``auto``
     times the suited methods on the first call for a (primitive, shapes, geometry, dtype) key
     (each once, the two fastest twice), keeps the fastest in :data:`AUTO_CACHE` and uses it
@@ -53,8 +58,9 @@ from collections import namedtuple
 
 import numpy as np
 import scipy.fft as sfft
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import sliding_window_view
 
+from . import winograd
 from .core import Primitive, Tracer, shape_of
 
 __all__ = ["conv2d_p", "conv2d_transpose_x_p", "conv2d_grad_w_p", "conv2d",
@@ -140,15 +146,11 @@ def check_method(method, kernel, stride, dilation):
     if method not in METHODS:
         raise ValueError(f"conv2d: method must be one of {', '.join(map(repr, METHODS))}, got "
                          f"{method!r}")
-    if method == "winograd" and not _winograd_suits(kernel, stride, dilation):
+    if method == "winograd" and not winograd.suits(kernel, stride, dilation):
         raise ValueError(f"conv2d: method='winograd' needs a 3x3 kernel with "
                          f"stride 1 and dilation 1; got a {kernel[0]}x{kernel[1]} kernel, "
                          f"stride {stride}, dilation {dilation}. Use 'im2col', 'fft', 'direct' "
                          f"or 'auto'")
-
-
-def _winograd_suits(kernel, stride, dilation):
-    return tuple(kernel) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
 
 
 def normalize_conv_args(x_shape, w_shape, stride=1, padding=0, dilation=1, method="auto"):
@@ -185,6 +187,23 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, method="auto"):
 # shared array helpers (plain ndarrays only)
 # ---------------------------------------------------------------------------------------------
 
+#: bytes of scratch per chunk of the batch in the stride-1 kernels: about an L2 cache, so that
+#: what a chunk copies is still cached when its GEMMs read it
+CHUNK_BYTES = 1 << 20
+
+
+def _chunked(n, per_image_bytes, dtype, scratch, body):
+    """Run ``body(s, k, *buffers)`` over chunks of the batch: ``k`` images from ``s`` on, as
+    many as fit :data:`CHUNK_BYTES` (at least one). The buffers, zeroed arrays of the shapes in
+    ``scratch`` with a leading chunk axis, are allocated once and reused by every chunk: fresh
+    multi-MB arrays are paid in page faults, measured here at 0.3-1 ms/MB, more than the copies
+    into them cost."""
+    nb = max(1, min(n, CHUNK_BYTES // max(per_image_bytes, 1)))
+    bufs = [np.zeros((nb,) + shape, dtype=dtype) for shape in scratch]
+    for s in range(0, n, nb):
+        body(s, min(nb, n - s), *bufs)
+
+
 def _pad(x, g, extra_h=0, extra_w=0):
     if not (g.pt or g.pb or g.pl or g.pr or extra_h or extra_w):
         return x
@@ -216,26 +235,54 @@ def _channels_first(g_out):
 # direct: one GEMM per kernel offset
 # ---------------------------------------------------------------------------------------------
 
-def _flat_padded(x, g):
-    """The padded input flattened per channel, (N, C, (Hp + 1)·Wp): one spare zero row keeps
-    the last flat window of :func:`_direct_conv` inside the buffer."""
-    xp = np.zeros((g.n, g.c, g.hp + 1, g.wp), dtype=x.dtype)
-    xp[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w] = x
-    return xp.reshape(g.n, g.c, -1)
+def _fill_flat(buf, x, g):
+    """The k images ``x`` padded, flattened per channel: (k, C, (Hp + 1)·Wp), in ``buf``
+    (nb, C, Hp + 1, Wp). Only its interior is written, so a zeroed buffer reused from chunk to
+    chunk keeps its padding. The spare zero row keeps the last flat window of
+    :func:`_flat_offsets` inside the buffer."""
+    k = x.shape[0]
+    buf[:k, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w] = x
+    return buf[:k].reshape(k, x.shape[1], -1)
+
+
+def _flat_offsets(g):
+    """Stride 1: what kernel offset (i, j) reads of a row-major padded image is one contiguous
+    run of it, starting here, if output rows are computed Wp wide (their last Wp − Wo entries
+    wrap around into the next row and are dropped). So every GEMM operand is a view."""
+    return [(i, j, i * g.dh * g.wp + j * g.dw) for i in range(g.kh) for j in range(g.kw)]
+
+
+def _wide(gy, g, buf):
+    """The output gradient widened to the Wp-wide rows of the flat windows, (k, O, Ho·Wp): the
+    wrapped-around columns get zero. ``buf`` is reused, so those columns stay zero."""
+    k = gy.shape[0]
+    buf[:k, :, :, :g.wo] = gy
+    return buf[:k].reshape(k, g.o, -1)
+
+
+def _chunked_flat(x, g, per_image_bytes, scratch, body):
+    """:func:`_chunked` over ``x`` with ``body(s, k, xf, *buffers)`` also given the chunk's
+    flat padded images ``xf`` (:func:`_fill_flat`)."""
+    per_image_bytes += g.c * (g.hp + 1) * g.wp * x.itemsize
+    flat = [(g.c, g.hp + 1, g.wp)]
+    _chunked(g.n, per_image_bytes, x.dtype, flat + scratch,
+             lambda s, k, buf, *bufs: body(s, k, _fill_flat(buf, x[s:s + k], g), *bufs))
 
 
 def _direct_conv(x, w, g):
     if g.sh == g.sw == 1:
-        # stride 1: what offset (i, j) reads of a row-major padded image is one contiguous run
-        # of it, if output rows are computed Wp wide (their last Wp − Wo entries wrap around
-        # and are dropped). So each offset is a GEMM on a view of the input: no copies.
-        xf, run = _flat_padded(x, g), g.ho * g.wp
-        y = None
-        for i in range(g.kh):
-            for j in range(g.kw):
-                off = i * g.dh * g.wp + j * g.dw
-                part = np.matmul(w[:, :, i, j], xf[:, :, off:off + run])  # (N, O, run)
-                y = part if y is None else np.add(y, part, out=y)
+        run = g.ho * g.wp
+        y = np.empty((g.n, g.o, run), dtype=x.dtype)
+        wk = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (kh, kw, O, C)
+
+        def body(s, k, xf, part):
+            acc = y[s:s + k]
+            for step, (i, j, off) in enumerate(_flat_offsets(g)):
+                out = part[:k] if step else acc
+                np.matmul(wk[i, j], xf[:, :, off:off + run], out=out)
+                if step:
+                    acc += out
+        _chunked_flat(x, g, g.o * run * x.itemsize, [(g.o, run)], body)
         return y.reshape(g.n, g.o, g.ho, g.wp)[..., :g.wo]
     xp = _pad(x, g)
     y = None
@@ -259,19 +306,17 @@ def _direct_tx(gy, w, g):
 
 
 def _direct_gw(x, gy, g):
-    dw = np.empty((g.o, g.c, g.kh, g.kw), dtype=gy.dtype)
     if g.sh == g.sw == 1:
-        # the flat windows of _direct_conv again; the wrapped-around columns get g = 0
-        xf, run = _flat_padded(x, g), g.ho * g.wp
-        ge = np.zeros((g.n, g.o, g.ho, g.wp), dtype=gy.dtype)
-        ge[..., :g.wo] = gy
-        ge = ge.reshape(g.n, g.o, run)
-        for i in range(g.kh):
-            for j in range(g.kw):
-                off = i * g.dh * g.wp + j * g.dw
-                win = xf[:, :, off:off + run].transpose(0, 2, 1)  # (N, run, C)
-                dw[:, :, i, j] = np.matmul(ge, win).sum(axis=0)
-        return dw
+        dw = np.zeros((g.kh, g.kw, g.o, g.c), dtype=gy.dtype)
+
+        def body(s, k, xf, ge):
+            gw = _wide(gy[s:s + k], g, ge)
+            for i, j, off in _flat_offsets(g):
+                dw[i, j] += np.matmul(gw, xf[:, :, off:off + g.ho * g.wp].transpose(0, 2, 1)
+                                      ).sum(axis=0)
+        _chunked_flat(x, g, g.o * g.ho * g.wp * x.itemsize, [(g.o, g.ho, g.wp)], body)
+        return dw.transpose(2, 3, 0, 1)
+    dw = np.empty((g.o, g.c, g.kh, g.kw), dtype=gy.dtype)
     xp = _pad(x, g)
     for i in range(g.kh):
         for j in range(g.kw):
@@ -281,10 +326,48 @@ def _direct_gw(x, gy, g):
 
 
 # ---------------------------------------------------------------------------------------------
-# im2col: one patch copy and one GEMM; col2im scatters back with one strided add per offset
+# im2col: patch copies and GEMMs with C·kh·kw terms (stride 1: kh GEMMs of C·kw); col2im
+# scatters back with one strided add per offset
 # ---------------------------------------------------------------------------------------------
 
+def _shifted(x, g, buf):
+    """Stride 1: the kw copies of a chunk's padded images shifted left by j·dw and cut to Wo
+    columns, (k, C·kw, Hp·Wo), rows ordered (c, j). Kernel row i's patch matrix is these read
+    from column i·dh·Wo on (whole output rows), so the (c, i, j) patch matrix is never copied
+    in full: kh GEMMs with C·kw terms each. The padding is the zeros of ``buf`` that are never
+    written, so ``buf`` is reused from chunk to chunk as it is."""
+    k = x.shape[0]
+    buf = buf[:k]
+    for j in range(g.kw):
+        q0, q1 = max(0, g.pl - j * g.dw), min(g.wo, g.w + g.pl - j * g.dw)
+        if q1 > q0:
+            c0 = q0 + j * g.dw - g.pl
+            buf[:, :, j, g.pt:g.pt + g.h, q0:q1] = x[:, :, :, c0:c0 + q1 - q0]
+    return buf.reshape(k, -1, g.hp * g.wo)
+
+
+def _row_windows(cols, g):
+    run = g.ho * g.wo
+    return [cols[:, :, i * g.dh * g.wo:i * g.dh * g.wo + run] for i in range(g.kh)]
+
+
 def _im2col_conv(x, w, g):
+    if g.sh == g.sw == 1:
+        # per chunk of images, whose (O, Ho·Wo) results are already in NCHW order
+        run = g.ho * g.wo
+        y = np.empty((g.n, g.o, run), dtype=x.dtype)
+        # (kh, O, C·kw): kernel row i's weights, columns (c, j) as the rows of _shifted
+        wr = np.ascontiguousarray(w.transpose(2, 0, 1, 3)).reshape(g.kh, g.o, -1)
+
+        def body(s, k, buf, part):
+            acc = y[s:s + k]
+            for i, win in enumerate(_row_windows(_shifted(x[s:s + k], g, buf), g)):
+                np.matmul(wr[i], win, out=acc if i == 0 else part[:k])
+                if i:
+                    acc += part[:k]
+        _chunked(g.n, (g.c * g.kw * g.hp + g.o * g.ho) * g.wo * x.itemsize, x.dtype,
+                 [(g.c, g.kw, g.hp, g.wo), (g.o, run)], body)
+        return y.reshape(g.n, g.o, g.ho, g.wo)
     y = w.reshape(g.o, -1) @ _patches(_pad(x, g), g)
     return y.reshape(g.o, g.n, g.ho, g.wo).transpose(1, 0, 2, 3)
 
@@ -305,6 +388,16 @@ def _im2col_tx(gy, w, g):
 
 
 def _im2col_gw(x, gy, g):
+    if g.sh == g.sw == 1:
+        dw = np.zeros((g.kh, g.o, g.c * g.kw), dtype=gy.dtype)
+        gm = gy.reshape(g.n, g.o, g.ho * g.wo)
+
+        def body(s, k, buf):
+            for i, win in enumerate(_row_windows(_shifted(x[s:s + k], g, buf), g)):
+                dw[i] += np.matmul(gm[s:s + k], win.transpose(0, 2, 1)).sum(axis=0)
+        _chunked(g.n, g.c * g.kw * g.hp * g.wo * x.itemsize, x.dtype,
+                 [(g.c, g.kw, g.hp, g.wo)], body)
+        return dw.reshape(g.kh, g.o, g.c, g.kw).transpose(1, 2, 0, 3)
     dw = _channels_first(gy) @ _patches(_pad(x, g), g).T
     return dw.reshape(g.o, g.c, g.kh, g.kw)
 
@@ -389,92 +482,8 @@ def _fft_gw(x, gy, g):
     return dw[:, :, :g.dh * (g.kh - 1) + 1:g.dh, :g.dw * (g.kw - 1) + 1:g.dw]
 
 
-# ---------------------------------------------------------------------------------------------
-# winograd F(m x m, 3x3): Y = Aᵀ[(G w Gᵀ) ⊙ (Bᵀ d B)]A on α x α input tiles (α = m + 2) taken
-# every m rows/columns. Arrays are laid out (H, W, N, C) here so that every tile transform is a
-# GEMM of a small matrix with contiguous blocks, and the channel GEMMs are (tiles·N, C) @ (C, O).
-# ---------------------------------------------------------------------------------------------
-
-#: a scheme is (Bᵀ (α, α), G (α, 3), Aᵀ (m, α)) for m x m outputs from α x α tiles
-_Scheme = namedtuple("_Scheme", "bt g at")
-
-
-#: interpolation points 0, ±1, ∞ (Lavin & Gray 2016): exact in binary, error ~ direct's
-_F2 = _Scheme(np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], float),
-              np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]]),
-              np.array([[1, 1, 1, 0], [0, 1, -1, -1]], float))
-#: points 0, ±1, ±2, ∞: 36 products per 4x4 outputs (F(2x2): 64, direct: 144), but larger
-#: transform coefficients amplify rounding: measured ~1e-14 relative in float64 (fine), ~4e-6 in
-#: float32 (30x direct's), so float32 uses F(2x2, 3x3)
-_F4 = _Scheme(np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
-                        [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], float),
-              np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
-                        [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
-              np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
-                        [0, 1, -1, 8, -8, 1]], float))
-
-
-def _scheme(dtype):
-    return _F4 if np.dtype(dtype).itemsize >= 8 else _F2
-
-
-def _tile_rows(a, axis, m, alpha, count):
-    """View of ``a`` with ``axis`` split into ``count`` windows of ``alpha`` taken every ``m``."""
-    s = a.strides
-    return as_strided(a, a.shape[:axis] + (count, alpha) + a.shape[axis + 1:],
-                      s[:axis] + (m * s[axis], s[axis]) + s[axis + 1:], writeable=False)
-
-
-def _winograd_input(x, g, f):
-    """Bᵀ d B of every tile: (α², th·tw·N, C), and the tile counts (th, tw)."""
-    m, alpha = f.at.shape
-    th, tw = -(-g.ho // m), -(-g.wo // m)
-    # padding and the (H, W, N, C) layout in one copy; whole tiles pad the ragged edge too
-    xp = np.zeros((m * th + 2, m * tw + 2, g.n, g.c), dtype=x.dtype)
-    xp[g.pt:g.pt + g.h, g.pl:g.pl + g.w] = x.transpose(2, 3, 0, 1)
-    bt = f.bt.astype(x.dtype)
-    # rows: each tile row is a contiguous (α, W·N·C) block, so Bᵀ @ block needs no copy
-    r = np.matmul(bt, _tile_rows(xp.reshape(xp.shape[0], -1), 0, m, alpha, th))
-    r = r.reshape(th, alpha, xp.shape[1], g.n * g.c)
-    # columns: the same on (α, N·C) blocks, written straight into the GEMM layout
-    v = np.empty((alpha, alpha, th, tw, g.n * g.c), dtype=x.dtype)
-    np.matmul(bt, _tile_rows(r, 2, m, alpha, tw), out=v.transpose(2, 0, 3, 1, 4))
-    return v.reshape(alpha * alpha, th * tw * g.n, g.c), th, tw
-
-
-def _winograd_conv(x, w, g):
-    f = _scheme(x.dtype)
-    m, alpha = f.at.shape
-    gm, at = f.g.astype(w.dtype), f.at.astype(w.dtype)
-    u = (gm @ w @ gm.T).transpose(2, 3, 1, 0).reshape(alpha * alpha, g.c, g.o)  # G w Gᵀ
-    v, th, tw = _winograd_input(x, g, f)
-    prod = np.matmul(v, u)  # (α², th·tw·N, O): one GEMM per transform point
-    # Aᵀ · A: rows as one GEMM, columns written straight into (H, W, N, O) order
-    s = np.matmul(at, prod.reshape(alpha, -1)).reshape(m, alpha, th, tw, g.n * g.o)
-    y = np.empty((th, m, tw, m, g.n * g.o), dtype=x.dtype)
-    np.matmul(at, s.transpose(0, 2, 3, 1, 4), out=y.transpose(1, 0, 2, 3, 4))
-    return y.reshape(th * m, tw * m, g.n, g.o).transpose(2, 3, 0, 1)[:, :, :g.ho, :g.wo]
-
-
 def _winograd_tx(gy, w, g):
-    return _flipped_correlation(gy, w, g, _winograd_conv)
-
-
-def _winograd_gw(x, gy, g):
-    # the transposition principle: y = Aᵀ[(G w Gᵀ) ⊙ V]A is linear in w with adjoint
-    # w̄ = Gᵀ[(A ȳ Aᵀ) ⊙ V]G, summed over tiles and batch: one GEMM per transform point
-    f = _scheme(x.dtype)
-    m, alpha = f.at.shape
-    v, th, tw = _winograd_input(x, g, f)
-    a = f.at.T.astype(gy.dtype)
-    yp = np.zeros((m * th, m * tw, g.n, g.o), dtype=gy.dtype)  # output tiles do not overlap
-    yp[:g.ho, :g.wo] = gy.transpose(2, 3, 0, 1)
-    r = np.matmul(a, yp.reshape(th, m, -1)).reshape(th, alpha, tw, m, g.n * g.o)
-    yt = np.empty((alpha, alpha, th, tw, g.n * g.o), dtype=gy.dtype)
-    np.matmul(a, r, out=yt.transpose(2, 0, 3, 1, 4))
-    mbar = np.matmul(yt.reshape(alpha * alpha, -1, g.o).transpose(0, 2, 1), v)  # (α², O, C)
-    gm = f.g.astype(gy.dtype)
-    return gm.T @ mbar.reshape(alpha, alpha, g.o, g.c).transpose(2, 3, 0, 1) @ gm
+    return _flipped_correlation(gy, w, g, winograd.conv)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,7 +494,7 @@ _KERNELS = {
     "direct": {"conv": _direct_conv, "tx": _direct_tx, "gw": _direct_gw},
     "im2col": {"conv": _im2col_conv, "tx": _im2col_tx, "gw": _im2col_gw},
     "fft": {"conv": _fft_conv, "tx": _fft_tx, "gw": _fft_gw},
-    "winograd": {"conv": _winograd_conv, "tx": _winograd_tx, "gw": _winograd_gw},
+    "winograd": {"conv": winograd.conv, "tx": _winograd_tx, "gw": winograd.grad_w},
 }
 
 #: auto's choices: (primitive kind, shapes, stride, padding, dilation, dtype) -> method name
@@ -507,7 +516,7 @@ def _auto(kind, a, b, g, key):
         return _KERNELS["im2col"][kind](a, b, g)
     times, result = {}, None
     for name, kernels in _KERNELS.items():
-        if name == "winograd" and not _winograd_suits((g.kh, g.kw), (g.sh, g.sw), (g.dh, g.dw)):
+        if name == "winograd" and not winograd.suits((g.kh, g.kw), (g.sh, g.sw), (g.dh, g.dw)):
             continue
         t0 = time.perf_counter()
         result = kernels[kind](a, b, g)
