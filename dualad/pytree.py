@@ -6,6 +6,8 @@ order, as in JAX, so two dicts with the same keys flatten alike.
 """
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["tree_flatten", "tree_unflatten", "tree_map", "TreeDef"]
 
 
@@ -40,6 +42,8 @@ class TreeDef:
 
 
 _LEAF = TreeDef("leaf")
+_NONE = TreeDef("none")
+_PLAIN_LEAVES = frozenset({np.ndarray, float, int, np.float64, np.float32})
 
 
 def _is_namedtuple(x):
@@ -49,22 +53,28 @@ def _is_namedtuple(x):
 def tree_flatten(tree):
     """``(leaves, treedef)`` for a pytree."""
     leaves = []
+    return leaves, _flatten(tree, leaves)
 
-    def go(x):
-        if x is None:
-            return TreeDef("none")
-        if isinstance(x, dict):
-            keys = tuple(sorted(x))
-            return TreeDef("dict", [go(x[k]) for k in keys], keys)
-        if _is_namedtuple(x):
-            return TreeDef(type(x), [go(v) for v in x])
-        if isinstance(x, (tuple, list)):
-            return TreeDef(type(x).__name__ if type(x) in (tuple, list) else "tuple",
-                           [go(v) for v in x])
+
+def _flatten(x, leaves):
+    kind = type(x)
+    if kind in _PLAIN_LEAVES:  # arrays and numbers first: they are most of the calls
         leaves.append(x)
         return _LEAF
-
-    return leaves, go(tree)
+    if kind is tuple or kind is list:  # (every transform call flattens its argument tuple)
+        return TreeDef(kind.__name__, [_flatten(v, leaves) for v in x])
+    if x is None:
+        return _NONE
+    if isinstance(x, dict):
+        keys = tuple(sorted(x))
+        return TreeDef("dict", [_flatten(x[k], leaves) for k in keys], keys)
+    if _is_namedtuple(x):
+        return TreeDef(kind, [_flatten(v, leaves) for v in x])
+    if isinstance(x, (tuple, list)):
+        return TreeDef("tuple" if isinstance(x, tuple) else "list",
+                       [_flatten(v, leaves) for v in x])
+    leaves.append(x)
+    return _LEAF
 
 
 def tree_unflatten(treedef, leaves):

@@ -44,11 +44,12 @@ def as_leaf(x, what):
                             f"differentiate with respect to it")
         x = np.asarray(x, dtype=float if isinstance(x, float) else None)
         dtype = x.dtype
-    if not np.issubdtype(dtype, np.inexact):
+    kind = dtype.kind  # (np.issubdtype costs microseconds, on every transform call)
+    if kind not in "fc":
         raise TypeError(f"{what} has dtype {dtype}: integer and boolean arguments are constants "
                         f"and have no derivative. Convert it to a floating dtype to "
                         f"differentiate with respect to it")
-    if np.issubdtype(dtype, np.complexfloating):
+    if kind == "c":
         raise TypeError(f"{what} has complex dtype {dtype}: dualad differentiates real "
                         f"functions of real arrays")
     return x
@@ -74,12 +75,27 @@ class _Args:
         self.nums = tuple(a % len(args) for a in nums)
         self.args = list(args)
         leaves, self.treedef = tree_flatten(tuple(args[i] for i in self.nums))
+        # every differentiated argument is itself a leaf: no pytree to rebuild (the usual case)
+        self.flat = all(c.kind == "leaf" for c in self.treedef.children)
         self.leaves = [as_leaf(x, f"{fname}: argument {self._where(k)}")
                        for k, x in enumerate(leaves)]
-        self.sizes = [int(np.prod(np.shape(x))) if not isinstance(x, Tracer) else x.size
-                      for x in self.leaves]
-        self.offsets = np.cumsum([0] + self.sizes)[:-1].tolist()
-        self.n = sum(self.sizes)
+
+    # sizes and offsets are for the Jacobian transforms; grad never asks for them
+    @property
+    def sizes(self):
+        return [math.prod(x.shape) for x in self.leaves]
+
+    @property
+    def offsets(self):
+        out, total = [], 0
+        for size in self.sizes:
+            out.append(total)
+            total += size
+        return out
+
+    @property
+    def n(self):
+        return sum(self.sizes)
 
     def _where(self, k):
         if len(self.nums) == 1 and self.treedef.children[0].kind == "leaf":
@@ -89,13 +105,15 @@ class _Args:
     def call(self, f, new_leaves):
         """Call ``f`` with the differentiated leaves replaced by ``new_leaves``."""
         args = list(self.args)
-        rebuilt = tree_unflatten(self.treedef, new_leaves)
+        rebuilt = new_leaves if self.flat else tree_unflatten(self.treedef, new_leaves)
         for j, i in enumerate(self.nums):
             args[i] = rebuilt[j]
         return f(*args)
 
     def structure(self, leaves):
         """Leaves arranged like the differentiated arguments (one argnum: that argument)."""
+        if self.flat:
+            return leaves[0] if self.single else tuple(leaves)
         tree = tree_unflatten(self.treedef, leaves)
         return tree[0] if self.single else tree
 
@@ -350,14 +368,11 @@ def _reverse():
 
 
 def _reverse_gradient(f, spec, has_aux):
-    rv = _reverse()
-    res = rv.vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves, has_aux=has_aux)
-    out, vjp_fn = res[0], res[1]
-    aux = _as_arrays(res[2]) if has_aux else None
-    _check_scalar("grad", out)
-    one = np.ones((), dtype=out.dtype if np.issubdtype(out.dtype, np.inexact) else spec.dtype())
-    grads = vjp_fn(one)
-    return out, spec.structure(list(grads)), aux
+    from reverse.functional import value_and_grad_leaves
+    out, grads, aux = value_and_grad_leaves(lambda *leaves: spec.call(f, list(leaves)),
+                                            spec.leaves, has_aux,
+                                            lambda o: _check_scalar("grad", o))
+    return out, spec.structure(grads), (_as_arrays(aux) if has_aux else None)
 
 
 def _rev_blocks(rows, spec, out_shape):

@@ -15,7 +15,7 @@ import numpy as np
 from dualad.ops import Tracer, new_level
 from dualad.pytree import tree_flatten, tree_unflatten
 
-from .modes import ANOMALY, MODE, enable_grad
+from .modes import ANOMALY, GRAD, MODE, enable_grad
 from .tape import own, sweep
 from .tensor import Tensor
 
@@ -205,6 +205,65 @@ def vjp(f, *primals, has_aux=False):
     return out, fn
 
 
+def value_and_grad_leaves(fun, leaves, has_aux, check_out):
+    """``(out, grads, aux)`` of a scalar ``fun(*leaves)`` by one sweep: the lean path of
+    ``grad`` (no output pytree, no lane axis, no :class:`VJPFunction`).
+
+    ``leaves`` are arrays, floats or tracers (constants such as ints get zero gradients);
+    ``check_out(out)`` raises for an output that is not a scalar, before the sweep.
+    """
+    level = new_level()
+    inputs = [_input_leaf(x, level) for x in leaves]
+    token = MODE.set(MODE.get() | GRAD)  # as enable_grad(): an outer no_grad does not apply
+    try:
+        res = fun(*[x if t is None else t for x, t in zip(leaves, inputs)])
+    finally:
+        MODE.reset(token)
+    aux = None
+    if has_aux:
+        if not (isinstance(res, (tuple, list)) and len(res) == 2):
+            raise TypeError(f"grad: with has_aux=True, f must return a pair (output, aux); got "
+                            f"{type(res).__name__}")
+        res, aux = res
+        a_leaves, a_def = tree_flatten(aux)
+        aux = tree_unflatten(a_def, [_strip(x, level) for x in a_leaves])
+    target = None
+    if isinstance(res, Tensor) and res._level == level:
+        if res._requires_grad:
+            target = res if res._node is None else res._node
+        out = _frozen(res._value)
+    elif isinstance(res, (np.ndarray, np.generic, float, int, Tracer)):
+        out = _strip(res, level)
+    else:
+        out = res  # a tuple, a list...: check_out says what is wrong with it
+    check_out(out)
+    dtype = out.dtype if _is_float(out.dtype) else np.float64
+    reached = []
+    if target is not None:
+        # a NumPy scalar seed: arithmetic on it costs a tenth of a 0-d array's
+        reached = sweep([(target, np.dtype(dtype).type(1))], False, False,
+                        bool(MODE.get() & ANOMALY), level, lanes=False)
+    grads = []
+    seen = set()
+    for x, t in zip(leaves, inputs):
+        g = None
+        if t is not None:
+            g = t._gacc
+            t._gacc = None
+            dtype = t._value.dtype
+        else:
+            dtype = _dtype(x)
+        if g is None:
+            g = np.zeros(_shape(x), dtype=dtype if _is_float(dtype) else np.float64)
+        g = own(g, seen)
+        if type(g) is np.ndarray and g.dtype != dtype and _is_float(dtype):
+            g = g.astype(dtype)
+        grads.append(g)
+    for leaf in reached:  # leaves of this level that are not inputs keep nothing either
+        leaf._gacc = None
+    return out, grads, aux
+
+
 def grad(f, argnums=0, has_aux=False):
     """The gradient of the scalar function ``f``, by one reverse sweep.
 
@@ -227,25 +286,36 @@ def grad(f, argnums=0, has_aux=False):
         for a in idx:
             _check_differentiable(args[a], a)
 
-        def partial_f(*diff):
+        flat, defs = [], []
+        for a in idx:
+            leaves, td = tree_flatten(args[a])
+            flat.extend(leaves)
+            defs.append(td)
+
+        def rebuild(leaves):  # the differentiated arguments from the flat list of leaves
+            it = iter(leaves)
+            return [tree_unflatten(td, it) for td in defs]
+
+        def partial_f(*leaves):
             full = list(args)
-            for j, a in enumerate(idx):
-                full[a] = diff[j]
+            for a, value in zip(idx, rebuild(leaves)):
+                full[a] = value
             return f(*full, **kwargs)
 
-        res = vjp(partial_f, *[args[a] for a in idx], has_aux=has_aux)
-        out, fn = res[0], res[1]
-        scalar_like = isinstance(out, (np.ndarray, np.generic, float, int, Tracer))
-        shape = tuple(_shape(out)) if scalar_like else None
-        if shape != ():
-            what = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
-            raise TypeError(f"grad requires a scalar output; got {what}. Use vjp or jacrev "
-                            f"for non-scalar outputs")
-        dtype = out.dtype if hasattr(out, "dtype") and _is_float(out.dtype) else np.float64
-        grads = fn(np.ones((), dtype=dtype), retain_graph=False)
+        out, grads, aux = value_and_grad_leaves(partial_f, flat, has_aux, _check_scalar_out)
+        grads = tuple(rebuild(grads))
         g = grads[0] if single else grads
-        return (g, res[2]) if has_aux else g
+        return (g, aux) if has_aux else g
     return grad_f
+
+
+def _check_scalar_out(out):
+    scalar_like = isinstance(out, (np.ndarray, np.generic, float, int, Tracer))
+    shape = tuple(_shape(out)) if scalar_like else None
+    if shape != ():
+        what = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
+        raise TypeError(f"grad requires a scalar output; got {what}. Use vjp or jacrev "
+                        f"for non-scalar outputs")
 
 
 def _check_differentiable(x, argnum):

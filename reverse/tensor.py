@@ -267,7 +267,7 @@ class Tensor(ArrayProtocol):
             needed = self._requires_grad
             ea = (self if self._node is None else self._node) if needed else None
             eb = erest = None
-            ans = prim.impl(va, **kwargs)
+            ans = prim.impl(va, **kwargs) if kwargs else prim.impl(va)
         else:
             vals, edges = self._split(args)
             needed = edges is not None
@@ -546,6 +546,12 @@ class Tensor(ArrayProtocol):
         self._assign(np.where(mask, placed, self), "item assignment")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if not kwargs and method == "__call__":  # np.log(x): straight to the entry
+            prim = UFUNC_RULES.get(ufunc)
+            if prim is not None:
+                if len(inputs) == 1:  # (NumPy asks the only input: self)
+                    return self._process(prim, inputs, kwargs)
+                return prim.bind(*inputs)
         if "out" not in kwargs:
             return _protocol_ufunc(self, ufunc, method, *inputs, **kwargs)
         out = kwargs.pop("out")
@@ -573,10 +579,16 @@ def _plan(prim):
 
 
 def _drop(vals, drop):
-    """``vals`` with a :class:`~reverse.saving.Meta` for each argument no rule reads."""
-    vals = list(vals)
+    """``vals`` with a :class:`~reverse.saving.Meta` for each argument no rule reads (and
+    worth dropping: small arrays are kept, see :func:`~reverse.saving.meta_of`)."""
+    out = None
     n = len(vals)
     for j in drop:
         if j < n:
-            vals[j] = meta_of(vals[j])
-    return tuple(vals)
+            v = vals[j]
+            m = meta_of(v)
+            if m is not v:
+                if out is None:
+                    out = list(vals)
+                out[j] = m
+    return vals if out is None else tuple(out)

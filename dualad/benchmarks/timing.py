@@ -23,3 +23,33 @@ def median_time(fn, repeats=7, min_time=0.05):
         runs.append((time.perf_counter() - t0) / number)
     runs.sort()
     return runs[len(runs) // 2]
+
+
+def paired_times(fn, ref, rounds=15, min_time=0.02):
+    """``(t_fn, t_ref)``: seconds per call of ``fn()`` and of ``ref()``, timed in alternating
+    rounds of the same run, the fastest round of each.
+
+    For a ratio on a shared machine: load that comes and goes hits both alike, and the fastest
+    round is the least disturbed estimate of each (a median of separate runs can pair a quiet
+    stretch for one with a busy one for the other).
+    """
+    numbers = []
+    for g in (fn, ref):
+        g()  # warm caches and lazy imports
+        number = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                g()
+            if time.perf_counter() - t0 >= min_time or number >= 1 << 20:
+                break
+            number *= 2
+        numbers.append(number)
+    best = [float("inf"), float("inf")]
+    for _ in range(rounds):
+        for k, (g, number) in enumerate(zip((fn, ref), numbers)):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                g()
+            best[k] = min(best[k], (time.perf_counter() - t0) / number)
+    return best[0], best[1]

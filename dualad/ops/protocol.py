@@ -7,6 +7,8 @@ callable that is not in the table raises ``TypeError`` naming it and the mode.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .core import FUNCTION_RULES, UFUNC_RULES, Tracer, qualname, shape_of
@@ -36,6 +38,10 @@ class ArrayProtocol(Tracer):
 
     # -- NumPy protocols ------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if not kwargs and method == "__call__":  # np.log(x): the common case, checked first
+            prim = UFUNC_RULES.get(ufunc)
+            if prim is not None:
+                return prim.bind(*inputs)
         if method != "__call__":
             raise TypeError(f"no {self._rule_kind} rule for {qualname(ufunc)}.{method} "
                             f"(use the matching function, e.g. np.sum for np.add.reduce)")
@@ -78,7 +84,7 @@ class ArrayProtocol(Tracer):
 
     @property
     def size(self):
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     @property
     def dtype(self):

@@ -37,6 +37,12 @@ def _kept_shape(xshape, axes):
 def _expand(g, xshape, axes, keepdims):
     """Broadcast the lane-carrying reduced cotangent back over the reduced axes."""
     k = g.shape[0]
+    if type(g) is np.ndarray:
+        # a filled fresh array: a tenth of np.broadcast_to's cost on small arrays, and the
+        # sweep need not copy a read-only view before handing it out as a gradient
+        out = np.empty((k,) + tuple(xshape), dtype=g.dtype)
+        out[...] = g if keepdims else g.reshape((k,) + _kept_shape(xshape, axes))
+        return out
     if not keepdims:
         g = np.reshape(g, (k,) + _kept_shape(xshape, axes))
     return np.broadcast_to(g, (k,) + tuple(xshape))
@@ -59,8 +65,14 @@ def _check_unsupported(name, out=None, where=True, initial=np._NoValue, dtype=No
 # sum
 # ---------------------------------------------------------------------------------------------
 
+def _sum_impl(x, axis, keepdims):
+    if type(x) is np.ndarray:  # the method skips np.sum's Python-level dispatch
+        return x.sum(axis=axis, keepdims=keepdims)
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
 sum_p = Primitive(
-    "numpy.sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    "numpy.sum", _sum_impl,
     jvp=lambda ts, ans, x, axis, keepdims: np.sum(ts[0], axis=_lane_axes(axis),
                                                   keepdims=keepdims),
     vjp=lambda i, g, ans, x, axis, keepdims: _expand(g, shape_of(x), axis, keepdims))
