@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dualad.ops import UFUNC_RULES, ArrayProtocol, Tracer, new_level
+from dualad.ops import FUNCTION_RULES, UFUNC_RULES, ArrayProtocol, Tracer, new_level
 from dualad.ops.core import qualname, shape_of
 from dualad.ops.shape import index_add, normalize_index
 
@@ -564,6 +564,9 @@ class Tensor(ArrayProtocol):
         return out[0]
 
     def __array_function__(self, func, types, args, kwargs):
+        front = FUNCTION_RULES.get(func)
+        if front is not None and func is not np.copy:
+            return front(*args, **kwargs)
         if func is np.copy and args and isinstance(args[0], Tensor):
             return args[0].copy()  # NumPy's copy is a new array, never an alias
         return _protocol_function(self, func, types, args, kwargs)

@@ -130,6 +130,16 @@ class Primitive:
 
     def bind(self, *args, **kwargs):
         """Apply the primitive; the highest-level tracer among ``args`` processes it."""
+        if len(args) == 2:  # binary ops are most calls: the loop spelled out
+            a, b = args
+            ta = isinstance(a, Tracer)
+            if isinstance(b, Tracer):
+                if ta and a._level > b._level:
+                    return a._process(self, args, kwargs)
+                return b._process(self, args, kwargs)
+            if ta:
+                return a._process(self, args, kwargs)
+            return self.impl(*args, **kwargs)
         top = None
         level = -1
         for a in args:

@@ -109,11 +109,11 @@ def _matmul_jvp(tangents, ans, a, b):
 
 def _matmul_vjp(i, g, ans, a, b):
     nda, ndb = ndim_of(a), ndim_of(b)
+    if ndb == 1 and (i == 0 or nda == 1):  # outer products with the other vector (hot: x @ y)
+        return np.multiply(_last_axis(g, -1), b if i == 0 else a)
     sa, sb, sg = shape_of(a), shape_of(b), shape_of(g)
     k = sg[0]
     if i == 0:
-        if ndb == 1:  # the outer product of g with b
-            return np.multiply(_last_axis(g, -1), b)
         if nda == 1:  # contract b's batch axes and columns together: one (K, B·m) @ (B·m, k)
             bm = _reshape(_mT(b), (_prod(sb[:-2]) * sb[-1], sb[-2]))
             return np.matmul(_reshape(g, (k, _prod(sg[1:]))), bm)
@@ -122,8 +122,6 @@ def _matmul_vjp(i, g, ans, a, b):
             return unbroadcast(_reshape(r, sg[:-1] + (sb[0],)), sa)
         return unbroadcast(np.matmul(g, _mT(b)), sa)
     if nda == 1:
-        if ndb == 1:
-            return np.multiply(_last_axis(g, -1), a)
         return np.multiply(_last_axis(a, -1), _last_axis(g, -2))
     if ndb == 1:  # contract a's batch axes and rows together: one (K, A·n) @ (A·n, k)
         return np.matmul(_reshape(g, (k, _prod(sg[1:]))), _reshape(a, (_prod(sa[:-1]), sa[-1])))

@@ -197,10 +197,16 @@ class ArrayProtocol(Tracer):
         return np.absolute(self)
 
     def __matmul__(self, o):
-        return np.matmul(self, o)
+        mm = UFUNC_RULES[np.matmul]  # (registered by .products, imported after this module)
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(mm, (self, o), _NO_KWARGS)
+        return self._process(mm, (self, o), _NO_KWARGS)
 
     def __rmatmul__(self, o):
-        return np.matmul(o, self)
+        mm = UFUNC_RULES[np.matmul]
+        if isinstance(o, Tracer) and o._level > self._level:
+            return o._process(mm, (o, self), _NO_KWARGS)
+        return self._process(mm, (o, self), _NO_KWARGS)
 
     def __floordiv__(self, o):
         return np.floor_divide(self, o)
