@@ -169,12 +169,13 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
             args = (node.a0, node.a1) if n == 2 else (node.a0,) if n == 1 else node.args
             prim = node.prim
             ans = node.ans
-            if prim.multiple_results:
-                g = _fill(g, ans, lanes)
-            if create_graph:
-                g, ans, args = lift(node, g, level)
-            if node.hooks is not None:
-                g = _run_node_hooks(node, g, lanes)
+            if create_graph or node.hooks is not None or prim.multiple_results:  # (rare: one test)
+                if prim.multiple_results:
+                    g = _fill(g, ans, lanes)
+                if create_graph:
+                    g, ans, args = lift(node, g, level)
+                if node.hooks is not None:
+                    g = _run_node_hooks(node, g, lanes)
             derivs = None if lanes else prim.derivs
             if derivs is None:  # the rule from the table, on cotangents with the lane axis
                 kwargs = node.kwargs
@@ -203,7 +204,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                     else:
                         ct = g * d(ans, *args)
                     shape = args[i].shape
-                    if ct.shape != shape:
+                    if ct.shape != shape:  # (only broadcasting changes the shape)
                         ct = sum_to(ct, shape)
                 else:
                     # (a call without **{} is measurably cheaper on the scalar hot path)
