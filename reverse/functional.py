@@ -182,10 +182,7 @@ def vjp(f, *primals, has_aux=False):
     with enable_grad():  # as in torch.func: an outer no_grad does not switch a transform off
         res = f(*args)
     if has_aux:
-        if not (isinstance(res, (tuple, list)) and len(res) == 2):
-            raise TypeError(f"vjp: with has_aux=True, f must return a pair (output, aux); got "
-                            f"{type(res).__name__}")
-        res, aux = res
+        res, aux = _aux_pair("vjp", res)
     o_leaves, out_def = tree_flatten(res)
     targets, avals, values = [], [], []
     for o in o_leaves:
@@ -200,9 +197,21 @@ def vjp(f, *primals, has_aux=False):
     out = tree_unflatten(out_def, [_strip(v, level) for v in values])
     fn = VJPFunction(level, inputs, in_defs, targets, out_def, avals)
     if has_aux:
-        a_leaves, a_def = tree_flatten(aux)
-        return out, fn, tree_unflatten(a_def, [_strip(x, level) for x in a_leaves])
+        return out, fn, _strip_tree(aux, level)
     return out, fn
+
+
+def _aux_pair(fname, res):
+    if not (isinstance(res, (tuple, list)) and len(res) == 2):
+        raise TypeError(f"{fname}: with has_aux=True, f must return a pair (output, aux); got "
+                        f"{type(res).__name__}")
+    return res
+
+
+def _strip_tree(tree, level):
+    """A pytree of results with the perturbation of ``level`` taken off every leaf."""
+    leaves, td = tree_flatten(tree)
+    return tree_unflatten(td, [_strip(x, level) for x in leaves])
 
 
 def value_and_grad_leaves(fun, leaves, has_aux, check_out):
@@ -221,12 +230,8 @@ def value_and_grad_leaves(fun, leaves, has_aux, check_out):
         MODE.reset(token)
     aux = None
     if has_aux:
-        if not (isinstance(res, (tuple, list)) and len(res) == 2):
-            raise TypeError(f"grad: with has_aux=True, f must return a pair (output, aux); got "
-                            f"{type(res).__name__}")
-        res, aux = res
-        a_leaves, a_def = tree_flatten(aux)
-        aux = tree_unflatten(a_def, [_strip(x, level) for x in a_leaves])
+        res, aux = _aux_pair("grad", res)
+        aux = _strip_tree(aux, level)
     target = None
     if isinstance(res, Tensor) and res._level == level:
         if res._requires_grad:
