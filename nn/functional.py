@@ -14,18 +14,44 @@ import numpy as np
 import scipy.special as sp
 
 from dualad.ops import special as _special
+from dualad.ops.core import shape_of
 from dualad.ops.conv import conv2d as _conv2d
+from dualad.ops.layers import linear_p as _linear_p
+from dualad.ops.layers import softmax_cross_entropy_p as _cross_entropy_p
 from dualad.ops.shape import plain
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh", "softmax",
+__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh", "softmax",
            "log_softmax", "mse_loss", "cross_entropy"]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_UNSIGNED = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
 
 
 # ---------------------------------------------------------------------------------------------
-# convolution
+# affine map and convolution
 # ---------------------------------------------------------------------------------------------
+
+def linear(x, w, b=None):
+    """``x @ w.T + b`` (PyTorch's ``F.linear``), one op-table entry (``dualad.ops.layers``).
+
+    Parameters
+    ----------
+    x : array (..., in_features)
+    w : array (out_features, in_features)
+    b : array (out_features,), optional
+
+    Returns
+    -------
+    (..., out_features), of ``x``'s type (a ``Tensor`` if any argument is one).
+
+    Raises
+    ------
+    ValueError
+        A weight that is not 2-d, an input whose last axis is not ``in_features``, a bias
+        that is not ``(out_features,)``.
+    """
+    return _linear_p.bind(x, w) if b is None else _linear_p.bind(x, w, b)
+
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, method="auto"):
     """2-D cross-correlation of NCHW ``x`` with ``w`` (C_out, C_in, kh, kw), plus bias ``b``.
@@ -213,21 +239,26 @@ def cross_entropy(logits, labels, reduction="mean"):
     if reduction not in _REDUCTIONS:
         _reduce("cross_entropy", None, reduction)
     labels = np.asarray(plain(labels))
-    if not np.issubdtype(labels.dtype, np.integer):
+    if labels.dtype.kind not in "iu":  # signed or unsigned integers (np.integer)
         raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype "
                         f"{labels.dtype}")
-    shape = np.shape(logits)
+    shape = tuple(shape_of(logits))
     axis = 0 if len(shape) == 1 else 1
     expected = shape[:axis] + shape[axis + 1:]
     if labels.shape != expected:
         raise ValueError(f"cross_entropy: labels of shape {labels.shape} do not match logits "
                          f"of shape {shape} (expected labels of shape {expected})")
     n_classes = shape[axis]
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+    # one reduction for both bounds: seen as unsigned, a negative label is a huge one
+    as_unsigned = labels.view(_UNSIGNED[labels.itemsize]) if labels.dtype.kind == "i" else labels
+    if labels.size and np.maximum.reduce(as_unsigned, axis=None) >= n_classes:
         bad = labels[(labels < 0) | (labels >= n_classes)].flat[0]
         raise IndexError(f"cross_entropy: label {bad} is out of range for {n_classes} classes")
+    if len(shape) == 2 and shape[0]:
+        # the common case: one op-table entry for log-softmax, gather and reduction
+        return _cross_entropy_p.bind(logits, labels=labels, reduction=reduction, workspace=[])
     logp = log_softmax(logits, axis=axis)
-    if len(shape) == 2:  # the common case: one gather, not a one-hot mask and a sum
+    if len(shape) == 2:  # one gather, not a one-hot mask and a sum
         picked = logp[np.arange(shape[0]), labels]
     else:
         classes = np.arange(n_classes).reshape((n_classes,) + (1,) * (len(shape) - axis - 1))

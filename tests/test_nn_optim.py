@@ -281,6 +281,58 @@ def test_update_functions_are_pure():
     assert new_state["step"] == 3 and new_param is not param
 
 
+@pytest.mark.parametrize("dtype,grad_dtype,lr", [
+    (np.float64, np.float64, 0.1), (np.float32, np.float32, 0.1),
+    (np.float32, np.float32, np.float64(0.1)), (np.float32, np.float64, 0.3),
+    (np.float64, np.float64, np.float32(0.1))])
+@pytest.mark.parametrize("maximize", [False, True])
+def test_plain_sgd_step_is_the_update_rule_bit_for_bit(dtype, grad_dtype, lr, maximize):
+    # plain SGD (no momentum, no weight decay) takes a shorter path through step(); its
+    # result must be exactly what the documented update function gives, dtype included
+    theta = np.array([1.0, -2.0, 0.5], dtype=dtype)
+    p = rv.Tensor(theta, requires_grad=True)
+    opt = optim.SGD([p], lr=lr, maximize=maximize)
+    for _ in range(3):
+        theta = np.array(p.data)
+        g = grad_at(theta).astype(grad_dtype)
+        d = -g if maximize else g
+        # θ − γg, γg in the parameter's and gradient's common dtype
+        expected = theta - np.multiply(d, lr, dtype=np.result_type(theta, d))
+        p.grad = g
+        opt.step()
+        assert p.data.dtype == expected.dtype
+        np.testing.assert_array_equal(p.data, expected)
+        assert opt.state[p] == {}
+
+
+def test_sgd_reads_changed_hyperparameters_on_every_step():
+    p = rv.Tensor(np.array([1.0]), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = np.array([1.0])
+    opt.step()
+    close(p.data, [0.9])
+    opt.param_groups[0]["lr"] = 0.5  # a schedule
+    opt.step()
+    close(p.data, [0.4])
+    opt.param_groups[0]["momentum"] = 0.9  # the first momentum step: the buffer is g
+    opt.step()
+    close(p.data, [-0.1])
+    close(opt.state[p]["momentum_buffer"], [1.0])
+
+
+def test_sgd_subclass_with_its_own_update_rule_is_used():
+    class HalfSGD(optim.SGD):
+        @staticmethod
+        def update(param, grad, state, **hyper):
+            return optim.sgd_update(param, 0.5 * grad, state, **hyper)
+
+    p = rv.Tensor(np.array([1.0]), requires_grad=True)
+    opt = HalfSGD([p], lr=0.1)
+    p.grad = np.array([1.0])
+    opt.step()
+    close(p.data, [0.95])
+
+
 # ---------------------------------------------------------------------------------------------
 # the base class: groups, zero_grad, checkpoints, errors
 # ---------------------------------------------------------------------------------------------

@@ -32,9 +32,24 @@ def sgd_update(param, grad, state, *, lr, momentum, dampening, weight_decay, nes
         buf = grad.copy() if buf is None else momentum * buf + (1 - dampening) * grad
         grad = grad + momentum * buf if nesterov else buf
         new_state["momentum_buffer"] = buf
-    # θ − γg computed into the fresh array γg: one allocation, and no input is written to
-    step = np.multiply(grad, lr, dtype=np.result_type(param, grad))
-    return np.subtract(param, step, out=step), new_state
+    return _descend(param, grad, lr), new_state
+
+
+def _descend(param, grad, lr):
+    """``θ − γg``, computed into the fresh array ``γg``: one allocation, no input written to."""
+    if type(param) is np.ndarray and type(grad) is np.ndarray and grad.dtype == param.dtype \
+            and type(lr) is float:
+        step = grad * lr  # a Python float takes the array's dtype: the same product, sooner
+    else:
+        step = np.multiply(grad, lr, dtype=np.result_type(param, grad))
+    return np.subtract(param, step, out=step)
+
+
+def _plain_sgd(lr):
+    """``sgd_update`` without momentum and weight decay: no state, one step."""
+    def update(param, grad, state):
+        return _descend(param, grad, lr), {}
+    return update
 
 
 class SGD(Optimizer):
@@ -73,3 +88,10 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
+
+    def _group_update(self, hyper):
+        # (not for a subclass with an update rule of its own)
+        if type(self).update is sgd_update and hyper["momentum"] == 0 \
+                and hyper["weight_decay"] == 0:
+            return _plain_sgd(hyper["lr"])
+        return None
