@@ -82,7 +82,7 @@ class Node:
     def free(self):
         """Drop the saved values (the sweep passed this node and no second sweep will come)."""
         self.nargs = -1
-        self.a0 = self.a1 = self.arest = self.ans = None
+        self.a0 = self.a1 = self.arest = self.ans = self.kwargs = None
 
     def targets(self):
         """Where each argument's cotangent goes, aligned with the arguments (``None``: nowhere;
@@ -226,7 +226,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                     _send(target, ct, heap, leaves)
             if not retain_graph:  # node.free(), inlined (once per node)
                 node.nargs = -1
-                node.a0 = node.a1 = node.arest = node.ans = None
+                node.a0 = node.a1 = node.arest = node.ans = node.kwargs = None
             del g, ans, args, ct  # drop this node's arrays before the next pop
             if derivs is None:
                 del gl

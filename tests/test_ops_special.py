@@ -75,3 +75,10 @@ def test_relu_derivative_is_zero_at_zero_and_one_above():
     _, t = ad.jvp(special.relu, (x,), (np.ones(3),))
     np.testing.assert_array_equal(t, [0.0, 0.0, 1.0])
     np.testing.assert_array_equal(ad.grad(lambda v: np.sum(special.relu(v)))(x), [0, 0, 1])
+
+
+def test_relu_values_keep_nan_and_dtype():
+    from dualad.ops import special
+    x = np.array([-2.0, 0.0, 3.5, np.nan])
+    np.testing.assert_array_equal(special.relu(x), [0.0, 0.0, 3.5, np.nan])  # NaN stays NaN
+    assert special.relu(np.ones(2, dtype=np.float32)).dtype == np.float32

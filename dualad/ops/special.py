@@ -110,11 +110,12 @@ def softmax(x, axis=-1):
 
 
 # ---------------------------------------------------------------------------------------------
-# relu: one elementwise entry; relu'(0) = 0 (DESIGN.md), where np.maximum(x, 0) would split
-# the derivative 0.5/0.5 at the tie
+# relu: one elementwise entry; relu'(0) = 0 (DESIGN.md), where np.maximum's own entry would
+# split the derivative 0.5/0.5 at the tie. The value is np.maximum's (a quarter of np.where's
+# cost, and NaN stays NaN, as in PyTorch); the derivative is this entry's.
 # ---------------------------------------------------------------------------------------------
 
-relu_p = elementwise("dualad.relu", lambda x: np.where(x > 0, x, 0.0),
+relu_p = elementwise("dualad.relu", lambda x: np.maximum(x, 0.0),
                      lambda ans, x: (x > 0).astype(x.dtype))
 
 
