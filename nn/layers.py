@@ -12,8 +12,6 @@ from collections import OrderedDict
 
 import numpy as np
 
-from dualad.ops.layers import linear_p as _linear_p
-from dualad.ops.special import relu_p as _relu_p
 
 from . import functional as F
 from . import init
@@ -36,6 +34,26 @@ def _pair(v, name):
 # layers with parameters
 # ---------------------------------------------------------------------------------------------
 
+def _add_weight_and_bias(module, shape, bias, dtype):
+    """Register ``weight`` of ``shape`` (and ``bias``, one per output, or ``None``) on a
+    Linear or Conv2d ``module`` and give them PyTorch's default initialization."""
+    module.weight = Parameter(np.empty(shape, dtype=dtype))
+    if bias:
+        module.bias = Parameter(np.empty(shape[0], dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
+def _reset_weight_and_bias(module):
+    """``kaiming_uniform_(a=√5)`` for the weight and ``U(-1/√fan_in, 1/√fan_in)`` for the bias:
+    PyTorch's defaults for Linear and Conv2d alike."""
+    init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+    if module.bias is not None:
+        bound = init.default_bias_bound(module.weight)
+        init.uniform_(module.bias, -bound, bound)
+
+
 class Linear(Module):
     """``y = x Wᵀ + b``, with ``weight`` of shape ``(out_features, in_features)`` and ``bias``
     ``(out_features,)``.
@@ -49,27 +67,14 @@ class Linear(Module):
         super().__init__()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.empty(self.out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _add_weight_and_bias(self, (self.out_features, self.in_features), bias, dtype)
 
     def reset_parameters(self):
         """PyTorch's default initialization (see the class docstring)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = init.default_bias_bound(self.weight)
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self)
 
     def forward(self, x):
-        try:  # (self.weight misses the instance dict and runs Module.__getattr__)
-            w, b = self._parameters["weight"], self._parameters["bias"]
-        except KeyError:  # replaced by a plain attribute (e.g. a computed weight)
-            w, b = self.weight, self.bias
-        # F.linear's entry, bound here: one call less on every layer of every step
-        return _linear_p.bind(x, w) if b is None else _linear_p.bind(x, w, b)
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -96,19 +101,11 @@ class Conv2d(Module):
         self.dilation = _pair(dilation, "dilation")
         self.method = method
         shape = (self.out_channels, self.in_channels) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _add_weight_and_bias(self, shape, bias, dtype)
 
     def reset_parameters(self):
         """PyTorch's default initialization (see the class docstring)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = init.default_bias_bound(self.weight)
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self)
 
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
@@ -164,7 +161,7 @@ class ReLU(Module):
     """``max(x, 0)`` elementwise (derivative 0 at 0)."""
 
     def forward(self, x):
-        return _relu_p.bind(x)  # F.relu's entry, bound directly
+        return F.relu(x)
 
 
 class Sigmoid(Module):

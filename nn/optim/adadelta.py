@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer, buffers, check
 
 __all__ = ["Adadelta", "adadelta_update"]
 
@@ -22,11 +22,7 @@ def adadelta_update(param, grad, state, *, lr, rho, eps, weight_decay):
     step = state.get("step", 0) + 1
     if weight_decay != 0:
         grad = grad + weight_decay * param
-    square_avg = state.get("square_avg")
-    acc_delta = state.get("acc_delta")
-    if square_avg is None:
-        square_avg = np.zeros_like(param)
-        acc_delta = np.zeros_like(param)
+    square_avg, acc_delta = buffers(state, param, "square_avg", "acc_delta")
     square_avg = rho * square_avg + (1 - rho) * grad * grad
     std = np.sqrt(square_avg + eps)
     delta = np.sqrt(acc_delta + eps) / std * grad

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer, buffers, check
 
 __all__ = ["Adam", "AdamW", "adam_update", "adamw_update"]
 
@@ -28,11 +28,7 @@ def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad):
     step = state.get("step", 0) + 1
     if weight_decay != 0:
         grad = grad + weight_decay * param
-    exp_avg = state.get("exp_avg")
-    exp_avg_sq = state.get("exp_avg_sq")
-    if exp_avg is None:
-        exp_avg = np.zeros_like(param)
-        exp_avg_sq = np.zeros_like(param)
+    exp_avg, exp_avg_sq = buffers(state, param, "exp_avg", "exp_avg_sq")
     exp_avg = beta1 * exp_avg + (1 - beta1) * grad
     exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad * grad
     new_state = {"step": step, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .adam import _check_adam
-from .optimizer import Optimizer
+from .optimizer import Optimizer, buffers
 
 __all__ = ["Adamax", "adamax_update"]
 
@@ -23,11 +23,7 @@ def adamax_update(param, grad, state, *, lr, betas, eps, weight_decay):
     step = state.get("step", 0) + 1
     if weight_decay != 0:
         grad = grad + weight_decay * param
-    exp_avg = state.get("exp_avg")
-    exp_inf = state.get("exp_inf")
-    if exp_avg is None:
-        exp_avg = np.zeros_like(param)
-        exp_inf = np.zeros_like(param)
+    exp_avg, exp_inf = buffers(state, param, "exp_avg", "exp_inf")
     exp_avg = beta1 * exp_avg + (1 - beta1) * grad
     exp_inf = np.maximum(beta2 * exp_inf, np.abs(grad) + eps)
     clr = lr / (1 - beta1 ** step)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .adam import _check_adam
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer, buffers, check
 
 __all__ = ["NAdam", "nadam_update"]
 
@@ -32,11 +32,7 @@ def nadam_update(param, grad, state, *, lr, betas, eps, weight_decay, momentum_d
             param = param * (1 - lr * weight_decay)
         else:
             grad = grad + weight_decay * param
-    exp_avg = state.get("exp_avg")
-    exp_avg_sq = state.get("exp_avg_sq")
-    if exp_avg is None:
-        exp_avg = np.zeros_like(param)
-        exp_avg_sq = np.zeros_like(param)
+    exp_avg, exp_avg_sq = buffers(state, param, "exp_avg", "exp_avg_sq")
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
     mu_product = state.get("mu_product", 1.0) * mu

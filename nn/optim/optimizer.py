@@ -53,6 +53,14 @@ def _value(p):
     return np.asarray(p.data)
 
 
+def buffers(state, param, *names):
+    """The running averages ``names`` of a parameter's ``state``: zeros shaped like ``param``
+    before the first step (every buffer starts together, as in torch.optim)."""
+    if state.get(names[0]) is None:
+        return tuple(np.zeros_like(param) for _ in names)
+    return tuple(state[n] for n in names)
+
+
 def _grad_value(g):
     """A gradient as a plain array (a Tensor after ``backward(create_graph=True)``)."""
     if isinstance(g, Tracer):
@@ -159,7 +167,6 @@ class Optimizer:
         for group in self.param_groups:
             # hyperparameters are read afresh on every step: a schedule may change them
             hyper = {k: v for k, v in group.items() if k not in _NOT_HYPER}
-            fast = self._group_update(hyper)
             maximize = group.get("maximize", False)
             for p in group["params"]:
                 g = p.grad
@@ -169,22 +176,10 @@ class Optimizer:
                     g = _grad_value(g)
                 if maximize:  # every torch.optim algorithm maximizes by negating the gradient
                     g = -g
-                if fast is not None:
-                    new_value, new_state = fast(_value(p), g, state.get(p, {}))
-                else:
-                    new_value, new_state = update(_value(p), g, state.get(p, {}), **hyper)
+                new_value, new_state = update(_value(p), g, state.get(p, {}), **hyper)
                 state[p] = new_state
                 p.data = new_value
         return loss
-
-    def _group_update(self, hyper):
-        """A specialization of :attr:`update` for one group's hyperparameters, or ``None``.
-
-        Subclasses return ``fn(param, grad, state) -> (new_param, new_state)`` giving exactly
-        ``update(param, grad, state, **hyper)``'s results, where the settings let them skip
-        work (plain SGD has no state to carry); ``None`` calls :attr:`update` itself.
-        """
-        return None
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state_dict(self):

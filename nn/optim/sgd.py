@@ -45,13 +45,6 @@ def _descend(param, grad, lr):
     return np.subtract(param, step, out=step)
 
 
-def _plain_sgd(lr):
-    """``sgd_update`` without momentum and weight decay: no state, one step."""
-    def update(param, grad, state):
-        return _descend(param, grad, lr), {}
-    return update
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``.
 
@@ -88,10 +81,3 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
-
-    def _group_update(self, hyper):
-        # (not for a subclass with an update rule of its own)
-        if type(self).update is sgd_update and hyper["momentum"] == 0 \
-                and hyper["weight_decay"] == 0:
-            return _plain_sgd(hyper["lr"])
-        return None
