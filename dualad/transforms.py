@@ -17,7 +17,7 @@ import numpy as np
 
 from .dual import DualArray
 from .ops import Tracer, new_level
-from .pytree import tree_flatten, tree_map, tree_unflatten
+from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["jvp", "jacfwd", "jacrev", "jacobian", "grad", "value_and_grad", "hessian", "hvp",
            "MEMORY_BUDGET"]
@@ -34,51 +34,78 @@ _MODES = ("forward", "reverse")
 # ---------------------------------------------------------------------------------------------
 
 def as_leaf(x, what):
-    """A differentiable leaf as an array: Python floats become 0-d float64; ints are refused."""
+    """A differentiable leaf as an array: Python floats become 0-d float64; ints are refused.
+
+    ``what`` names the leaf in error messages: a string, or a function returning one (built
+    only when an error is raised: formatting it costs more than the check on every call).
+    """
+    if type(x) is np.ndarray and x.dtype.kind == "f":  # the common case, checked first
+        return x
     if isinstance(x, Tracer):
         dtype = x.dtype
     else:
         if isinstance(x, bool) or isinstance(x, (int, np.integer)) and not isinstance(x, float):
-            raise TypeError(f"{what} is the integer {x!r}: integer arguments are constants and "
-                            f"have no derivative. Pass a float (e.g. {float(x)!r}) to "
-                            f"differentiate with respect to it")
+            raise TypeError(f"{_name(what)} is the integer {x!r}: integer arguments are "
+                            f"constants and have no derivative. Pass a float (e.g. "
+                            f"{float(x)!r}) to differentiate with respect to it")
         x = np.asarray(x, dtype=float if isinstance(x, float) else None)
         dtype = x.dtype
     kind = dtype.kind  # (np.issubdtype costs microseconds, on every transform call)
     if kind not in "fc":
-        raise TypeError(f"{what} has dtype {dtype}: integer and boolean arguments are constants "
-                        f"and have no derivative. Convert it to a floating dtype to "
+        raise TypeError(f"{_name(what)} has dtype {dtype}: integer and boolean arguments are "
+                        f"constants and have no derivative. Convert it to a floating dtype to "
                         f"differentiate with respect to it")
     if kind == "c":
-        raise TypeError(f"{what} has complex dtype {dtype}: dualad differentiates real "
+        raise TypeError(f"{_name(what)} has complex dtype {dtype}: dualad differentiates real "
                         f"functions of real arrays")
     return x
+
+
+def _name(what):
+    return what if isinstance(what, str) else what()
 
 
 class _Args:
     """The arguments of one transform call, split into differentiated leaves and the rest."""
 
     def __init__(self, fname, args, argnums):
-        if isinstance(argnums, (int, np.integer)):
-            nums, self.single = (int(argnums),), True
+        n = len(args)
+        if type(argnums) is int and -n <= argnums < n:  # one argument: most calls
+            nums, self.single = (argnums % n,), True
         else:
-            try:
-                nums = tuple(int(a) for a in argnums)
-            except TypeError:
-                raise TypeError(f"{fname}: argnums must be an int or a tuple of ints, "
-                                f"got {argnums!r}") from None
-            self.single = False
-        for a in nums:
-            if not -len(args) <= a < len(args):
-                raise ValueError(f"{fname}: argnums {argnums!r} out of range for "
-                                 f"{len(args)} positional argument(s)")
-        self.nums = tuple(a % len(args) for a in nums)
-        self.args = list(args)
-        leaves, self.treedef = tree_flatten(tuple(args[i] for i in self.nums))
-        # every differentiated argument is itself a leaf: no pytree to rebuild (the usual case)
-        self.flat = all(c.kind == "leaf" for c in self.treedef.children)
-        self.leaves = [as_leaf(x, f"{fname}: argument {self._where(k)}")
+            if isinstance(argnums, (int, np.integer)):
+                nums, self.single = (int(argnums),), True
+            else:
+                try:
+                    nums = tuple(int(a) for a in argnums)
+                except TypeError:
+                    raise TypeError(f"{fname}: argnums must be an int or a tuple of ints, "
+                                    f"got {argnums!r}") from None
+                self.single = False
+            for a in nums:
+                if not -n <= a < n:
+                    raise ValueError(f"{fname}: argnums {argnums!r} out of range for "
+                                     f"{n} positional argument(s)")
+            nums = tuple(a % n for a in nums)
+        self.nums = nums
+        self.args = args
+        chosen = tuple(args[i] for i in nums)
+        if all(type(x) in _PLAIN_LEAVES for x in chosen):
+            # every differentiated argument is itself a leaf: no pytree to rebuild (the usual
+            # case); the structure is built only if asked for
+            leaves, self._treedef, self.flat = chosen, None, True
+        else:
+            leaves, self._treedef = tree_flatten(chosen)
+            self.flat = all(c.kind == "leaf" for c in self._treedef.children)
+        self.leaves = [as_leaf(x, lambda k=k: f"{fname}: argument {self._where(k)}")
                        for k, x in enumerate(leaves)]
+
+    @property
+    def treedef(self):
+        """The pytree structure of the tuple of differentiated arguments."""
+        if self._treedef is None:
+            self._treedef = tree_flatten(tuple(self.args[i] for i in self.nums))[1]
+        return self._treedef
 
     # sizes and offsets are for the Jacobian transforms; grad never asks for them
     @property
@@ -308,6 +335,8 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False):
 
 
 def _check_scalar(fname, out):
+    if type(out) is np.float64 or type(out) is np.ndarray and not out.shape:  # (most calls)
+        return
     shape = np.shape(out) if not isinstance(out, Tracer) else out.shape
     if not isinstance(out, (np.ndarray, np.generic, float, int, Tracer)) or shape != ():
         what = f"shape {shape}" if isinstance(out, (np.ndarray, Tracer)) else \

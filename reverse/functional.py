@@ -29,7 +29,9 @@ def _is_float(dtype):
 
 def _input_leaf(x, level):
     """A primal leaf as the Tensor ``f`` sees (``None`` for a constant: integers, bools...)."""
-    if isinstance(x, Tracer):
+    if type(x) is np.ndarray:  # (the common case)
+        value = x
+    elif isinstance(x, Tracer):
         value = x
     elif isinstance(x, float):
         value = np.asarray(x, dtype=np.float64)
@@ -37,7 +39,7 @@ def _input_leaf(x, level):
         value = np.asarray(x)
     else:
         return None  # Python ints and bools, None, strings...: passed through as constants
-    if not _is_float(value.dtype):
+    if value.dtype.kind not in "fc":
         return None
     t = Tensor._wrap(value, level, None)
     t._requires_grad = True
@@ -214,6 +216,9 @@ def _strip_tree(tree, level):
     return tree_unflatten(td, [_strip(x, level) for x in leaves])
 
 
+_ONES: dict = {}  # dtype -> the seed 1 of that dtype (np.dtype(...).type(1) costs microseconds)
+
+
 def value_and_grad_leaves(fun, leaves, has_aux, check_out):
     """``(out, grads, aux)`` of a scalar ``fun(*leaves)`` by one sweep: the lean path of
     ``grad`` (no output pytree, no lane axis, no :class:`VJPFunction`).
@@ -242,12 +247,15 @@ def value_and_grad_leaves(fun, leaves, has_aux, check_out):
     else:
         out = res  # a tuple, a list...: check_out says what is wrong with it
     check_out(out)
-    dtype = out.dtype if _is_float(out.dtype) else np.float64
     reached = []
     if target is not None:
         # a NumPy scalar seed: arithmetic on it costs a tenth of a 0-d array's
-        reached = sweep([(target, np.dtype(dtype).type(1))], False, False,
-                        bool(MODE.get() & ANOMALY), level, lanes=False)
+        dtype = out.dtype
+        one = _ONES.get(dtype)
+        if one is None:
+            one = _ONES[dtype] = (dtype if dtype.kind in "fc" else np.dtype(np.float64)).type(1)
+        reached = sweep([(target, one)], False, False, bool(MODE.get() & ANOMALY), level,
+                        lanes=False)
     grads = []
     seen = set()
     for x, t in zip(leaves, inputs):
