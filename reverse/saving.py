@@ -22,7 +22,7 @@ import numpy as np
 
 from dualad.ops import Tracer
 
-__all__ = ["Meta", "SavePlan", "plan_for"]
+__all__ = ["Meta", "SavePlan", "plan_for", "trim"]
 
 
 class Meta:
@@ -71,15 +71,41 @@ def meta_of(v):
     return v
 
 
+def trim(plan, ans, vals):
+    """``(saved answer, saved args)`` of an op under ``plan``: a :class:`Meta` for each value no
+    rule reads and dropping which frees memory."""
+    saved = ans if plan.keep_ans else meta_of(ans)
+    drop = plan.drop
+    if drop:
+        out = None
+        n = len(vals)
+        for j in drop:
+            if j < n:
+                v = vals[j]
+                m = meta_of(v)
+                if m is not v:
+                    if out is None:
+                        out = list(vals)
+                    out[j] = m
+        if out is not None:
+            vals = tuple(out)
+    return saved, vals
+
+
 class SavePlan:
     """For one primitive: whether the VJP reads ``ans``, and which positional args it never reads.
     """
 
-    __slots__ = ("keep_ans", "drop")
+    __slots__ = ("keep_ans", "drop", "trims", "elementwise")
 
-    def __init__(self, keep_ans=True, drop=()):
+    def __init__(self, keep_ans=True, drop=(), elementwise=False):
         self.keep_ans = keep_ans
         self.drop = tuple(drop)  # indices of positional args no rule of this op reads
+        #: whether anything may be left out at all (the recorder checks this first)
+        self.trims = not keep_ans or bool(self.drop)
+        #: arguments are never larger than the answer (they broadcast to it), so a small answer
+        #: means there is nothing worth dropping
+        self.elementwise = elementwise
 
     def __repr__(self):
         return f"SavePlan(keep_ans={self.keep_ans}, drop={self.drop})"
@@ -140,13 +166,21 @@ def _analyse(prim) -> SavePlan:
             keep_ans = keep_ans or _read(named, star, 0)
             for j in range(nargs):
                 read[j] = read[j] or _read(named, star, j + 1)
-        return SavePlan(keep_ans, tuple(j for j in range(nargs) if not read[j]))
+        return SavePlan(keep_ans, tuple(j for j in range(nargs) if not read[j]),
+                        elementwise=True)
     if prim.vjp is None:
         return _KEEP_ALL
-    r = _reads(prim.vjp, 2)  # skip (i, g)
-    if r is None:
-        return _KEEP_ALL
-    named, star = r
-    # only the named parameters can be dropped: past them, how many args come is not known here
-    return SavePlan(_read(named, star, 0),
-                    tuple(j for j in range(len(named) - 1) if not named[j + 1]))
+    keep_ans = False
+    drop = None
+    for rule in (prim.vjp, prim.vjp_plain):  # the sweep calls one or the other: the union
+        if rule is None:
+            continue
+        r = _reads(rule, 2)  # skip (i, g)
+        if r is None:
+            return _KEEP_ALL
+        named, star = r
+        keep_ans = keep_ans or _read(named, star, 0)
+        # only named parameters can be dropped: past them, how many args come is not known
+        unread = {j for j in range(len(named) - 1) if not named[j + 1]}
+        drop = unread if drop is None else drop & unread
+    return SavePlan(keep_ans, tuple(sorted(drop)))

@@ -152,6 +152,9 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     leaves = []
     push = heapq.heappush
     pop = heapq.heappop
+    # the lean path: one cotangent, elementwise entries of one or two arguments, nothing to
+    # record or check (most nodes of a plain backward); everything else takes _general
+    lean = not (lanes or create_graph or anomaly)
     try:
         for target, g in seeds:
             _send(target, g, heap, leaves)
@@ -159,77 +162,46 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
             node = pop(heap)[1]
             g = node.gout
             node.gout = None
-            n = node.nargs
-            if n < 0:
-                raise RuntimeError(
-                    f"backward through {node.prim.name} a second time: its saved values were "
-                    f"freed by an earlier sweep. Pass retain_graph=True to the first sweep "
-                    f"(backward(retain_graph=True), or vjp_fn(..., retain_graph=True)) to sweep "
-                    f"the same graph again")
-            args = (node.a0, node.a1) if n == 2 else (node.a0,) if n == 1 else node.args
-            prim = node.prim
-            ans = node.ans
-            if create_graph or node.hooks is not None or prim.multiple_results:  # (rare: one test)
-                if prim.multiple_results:
-                    g = _fill(g, ans, lanes)
-                if create_graph:
-                    g, ans, args = lift(node, g, level)
-                if node.hooks is not None:
-                    g = _run_node_hooks(node, g, lanes)
-            derivs = None if lanes else prim.derivs
-            if derivs is None:  # the rule from the table, on cotangents with the lane axis
-                kwargs = node.kwargs
-                vjp = prim.vjp
-                gl = g if lanes else (_add_lane(g) if type(g) is tuple else g[None])
-            ct = None
-            i = -1
-            targets = (node.e0, node.e1) if node.erest is None else node.targets()
-            for target in targets:  # (a counter is cheaper than enumerate here)
-                i += 1
-                if target is None:
-                    continue
-                if derivs is not None:  # K = 1, elementwise: unbroadcast(g·dᵢ) without lanes
+            derivs = node.prim.derivs
+            if lean and derivs is not None and 0 < node.nargs < 3 and node.hooks is None:
+                a0 = node.a0
+                a1 = node.a1
+                ans = node.ans
+                binary = node.nargs == 2
+                i = -1
+                for target in (node.e0, node.e1):  # unbroadcast(g·dᵢ), without the lane axis
+                    i += 1
+                    if target is None:
+                        continue
                     d = derivs[i]
                     if type(d) is float:
                         ct = g if d == 1.0 else (-g if d == -1.0 else g * d)
                     elif d is ZERO:
                         continue
                     elif d is None:
-                        raise NotImplementedError(f"{prim.name}: the derivative with respect "
-                                                  f"to argument {i} is not implemented")
-                    elif n == 2:  # (spelled out: a call without *args is cheaper)
-                        ct = g * d(ans, args[0], args[1])
-                    elif n == 1:
-                        ct = g * d(ans, args[0])
-                    else:
-                        ct = g * d(ans, *args)
-                    shape = args[i].shape
+                        raise NotImplementedError(f"{node.prim.name}: the derivative with "
+                                                  f"respect to argument {i} is not implemented")
+                    else:  # (spelled out: a call without *args is cheaper)
+                        ct = g * (d(ans, a0, a1) if binary else d(ans, a0))
+                    shape = (a1 if i else a0).shape
                     if ct.shape != shape:  # (only broadcasting changes the shape)
                         ct = sum_to(ct, shape)
-                else:
-                    # (a call without **{} is measurably cheaper on the scalar hot path)
-                    ct = vjp(i, gl, ans, *args, **kwargs) if kwargs else vjp(i, gl, ans, *args)
-                    if ct is None:
-                        continue
-                    if not lanes:
-                        ct = ct[0]
-                if anomaly:
-                    _check_finite(ct, node, i)
-                if type(target) is Node:
-                    prev = target.gout
-                    if prev is None:
-                        target.gout = ct
-                        push(heap, (target.key, target))
+                    if type(target) is Node:  # _send, inlined
+                        prev = target.gout
+                        if prev is None:
+                            target.gout = ct
+                            push(heap, (target.key, target))
+                        else:
+                            target.gout = prev + ct
                     else:
-                        target.gout = prev + ct
-                else:
-                    _send(target, ct, heap, leaves)
+                        _send(target, ct, heap, leaves)
+                del a0, a1, ans, ct  # drop this node's arrays before the next pop
+            else:
+                _general(node, g, heap, leaves, create_graph, anomaly, level, lanes)
             if not retain_graph:  # node.free(), inlined (once per node)
                 node.nargs = -1
                 node.a0 = node.a1 = node.arest = node.ans = node.kwargs = None
-            del g, ans, args, ct  # drop this node's arrays before the next pop
-            if derivs is None:
-                del gl
+            del g
     except BaseException:
         # leave no half-summed cotangents behind for the next sweep
         for _, waiting in heap:
@@ -238,6 +210,49 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
             leaf._gacc = None
         raise
     return leaves
+
+
+def _general(node, g, heap, leaves, create_graph, anomaly, level, lanes):
+    """Send the cotangents of ``node``'s arguments on, given its output cotangent ``g``: by the
+    rule from the table (on cotangents with the lane axis), after hooks, recording the rule
+    with ``create_graph``."""
+    n = node.nargs
+    if n < 0:
+        raise RuntimeError(
+            f"backward through {node.prim.name} a second time: its saved values were "
+            f"freed by an earlier sweep. Pass retain_graph=True to the first sweep "
+            f"(backward(retain_graph=True), or vjp_fn(..., retain_graph=True)) to sweep "
+            f"the same graph again")
+    args = node.args
+    prim = node.prim
+    ans = node.ans
+    if prim.multiple_results:
+        g = _fill(g, ans, lanes)
+    if create_graph:
+        g, ans, args = lift(node, g, level)
+    if node.hooks is not None:
+        g = _run_node_hooks(node, g, lanes)
+    kwargs = node.kwargs
+    vjp = prim.vjp
+    plain = not lanes and prim.vjp_plain is not None  # the rule for one cotangent, no lane axis
+    if plain or lanes:
+        gl = g
+        if plain:
+            vjp = prim.vjp_plain
+    else:
+        gl = _add_lane(g)
+    for i, target in enumerate(node.targets()):
+        if target is None:
+            continue
+        # (a call without **{} is measurably cheaper on the scalar hot path)
+        ct = vjp(i, gl, ans, *args, **kwargs) if kwargs else vjp(i, gl, ans, *args)
+        if ct is None:
+            continue
+        if not (lanes or plain):
+            ct = ct[0]
+        if anomaly:
+            _check_finite(ct, node, i)
+        _send(target, ct, heap, leaves)
 
 
 def sum_to(g, shape):

@@ -26,7 +26,7 @@ from dualad.ops.core import qualname, shape_of
 from dualad.ops.shape import index_add, normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
-from .saving import meta_of, plan_for
+from .saving import MIN_DROP_BYTES, plan_for, trim
 from .hooks import RemovableHandle, RetainGrad
 from .tape import Node, Port, hook_result, node_keys, own, sweep, where_recorded
 
@@ -286,13 +286,17 @@ class Tensor(ArrayProtocol):
                     raise TypeError(f"no VJP rule for {prim.name}")
                 plan = _plans.get(prim) or _plan(prim)
                 saved = ans
-                if plan.keep_ans is False and (type(ans) is np.ndarray or
-                                               isinstance(ans, Tracer)):
-                    saved = meta_of(ans)
+                if plan.trims:
+                    if type(ans) is np.ndarray:
+                        small = ans.nbytes < MIN_DROP_BYTES
+                    else:  # a NumPy scalar (small), or a tracer when modes nest
+                        small = not isinstance(ans, Tracer)
+                    # a small answer is not worth a Meta, nor are the arguments of an
+                    # elementwise op (never larger than the answer)
+                    if not small or plan.drop and not plan.elementwise:
+                        saved, vals = trim(plan, ans, vals)
                 node = Node()
                 node.prim = prim
-                if plan.drop:
-                    vals = _drop(vals, plan.drop)
                 n = node.nargs = len(vals)
                 node.a0 = vals[0]
                 node.a1 = vals[1] if n > 1 else None
@@ -579,19 +583,3 @@ _protocol_function = ArrayProtocol.__array_function__
 def _plan(prim):
     plan = _plans[prim] = plan_for(prim)
     return plan
-
-
-def _drop(vals, drop):
-    """``vals`` with a :class:`~reverse.saving.Meta` for each argument no rule reads (and
-    worth dropping: small arrays are kept, see :func:`~reverse.saving.meta_of`)."""
-    out = None
-    n = len(vals)
-    for j in drop:
-        if j < n:
-            v = vals[j]
-            m = meta_of(v)
-            if m is not v:
-                if out is None:
-                    out = list(vals)
-                out[j] = m
-    return vals if out is None else tuple(out)

@@ -232,3 +232,64 @@ def test_linalg_vjp(name):
         check_reverse(f, [a, rng.uniform(-1, 1, (3, 2))])
     else:
         check_reverse(f, [a])
+
+
+# ---------------------------------------------------------------------------------------------
+# vjp_plain: the rule for one cotangent without the lane axis (a plain backward) must agree with
+# the entry's lane rule at K = 1
+# ---------------------------------------------------------------------------------------------
+
+def _all_primitives():
+    import dualad.ops as ops_pkg
+    from dualad.ops import UFUNC_RULES, Primitive
+    seen = {id(p): p for p in UFUNC_RULES.values()}
+    for mod in vars(ops_pkg).values():
+        for value in vars(mod).values() if hasattr(mod, "__dict__") else ():
+            if isinstance(value, Primitive):
+                seen[id(value)] = value
+    return list(seen.values())
+
+
+def _matmul_cases():
+    shapes = [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5)), ((3, 4), (4, 5)),
+              ((2, 3, 4), (4,)), ((4,), (2, 4, 5)), ((2, 3, 4), (2, 4, 5)), ((3, 4), (2, 4, 5))]
+    for sa, sb in shapes:
+        for dtype in (np.float64, np.float32):
+            yield "numpy.matmul", (sa, sb), {}, dtype
+
+
+def _sum_cases():
+    for shape, axis in [((5,), (0,)), ((3, 4), (0, 1)), ((3, 4), (1,)), ((3, 4), (0,)),
+                        ((2, 3, 4), (0, 2)), ((), ())]:
+        for keepdims in (False, True):
+            for dtype in (np.float64, np.float32):
+                yield "numpy.sum", (shape,), {"axis": axis, "keepdims": keepdims}, dtype
+
+
+PLAIN_CASES = list(_matmul_cases()) + list(_sum_cases())
+
+
+def test_every_vjp_plain_has_cases():
+    with_plain = {p.name for p in _all_primitives() if p.vjp_plain is not None}
+    assert with_plain, "no entry has a vjp_plain: the collection of primitives is broken"
+    assert with_plain <= {name for name, *_ in PLAIN_CASES}, \
+        f"entries with vjp_plain but no test case: {with_plain - {n for n, *_ in PLAIN_CASES}}"
+
+
+@pytest.mark.parametrize("case", PLAIN_CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[2]}-{c[3].__name__}")
+def test_vjp_plain_equals_lane_rule(case):
+    name, shapes, kwargs, dtype = case
+    prim = next(p for p in _all_primitives() if p.name == name)
+    rng = np.random.default_rng(7)
+    args = [rng.uniform(-1.0, 1.0, s).astype(dtype) for s in shapes]
+    ans = prim.impl(*args, **kwargs)
+    g = np.asarray(rng.uniform(-1.0, 1.0, np.shape(ans))).astype(dtype)
+    if g.ndim == 0:
+        g = g[()]  # a plain backward hands scalars on as NumPy scalars
+    for i in range(len(args)):
+        lane = prim.vjp(i, np.asarray(g)[None], ans, *args, **kwargs)[0]
+        plain = prim.vjp_plain(i, g, ans, *args, **kwargs)
+        assert np.shape(plain) == args[i].shape
+        assert np.asarray(plain).dtype == np.asarray(lane).dtype
+        np.testing.assert_allclose(plain, lane, rtol=1e-5 if dtype == np.float32 else 1e-13,
+                                   atol=1e-6 if dtype == np.float32 else 1e-14)

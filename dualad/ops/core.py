@@ -13,6 +13,12 @@ A :class:`Primitive` holds one operation's NumPy implementation and its two deri
     (a tuple for several results). Returns shape ``(K, *shape(args[i]))`` or ``None`` for zero.
 
 One tangent and one cotangent are simply ``K == 1``: rules never special-case the lane axis.
+An entry may add ``vjp_plain(i, g, ans, *args, **kw)``, the same rule for one cotangent
+*without* the lane axis (``g`` shaped like ``ans``). A plain ``backward`` is the commonest sweep,
+and there adding and removing the lane axis around the rule costs more than the rule itself on
+small arrays (matmul of vectors, a full sum). It must agree with ``vjp`` for ``K == 1`` exactly
+(a test checks every entry that has one); for cases it does not specialize it calls ``vjp``.
+Elementwise entries need none: the sweep applies their partials directly.
 Rules are written with NumPy calls on their arguments, so when those arguments are themselves
 tracers (``DualArray``, ``reverse.Tensor``) the calls dispatch again: that is how modes nest.
 
@@ -114,16 +120,20 @@ class Primitive:
     tracers it returns the plain result. ``multiple_results=True`` marks ops returning a tuple.
     """
 
-    __slots__ = ("name", "impl", "jvp", "vjp", "nondiff", "multiple_results", "derivs",
-                 "__weakref__")
+    __slots__ = ("name", "impl", "jvp", "vjp", "vjp_plain", "nondiff", "multiple_results",
+                 "derivs", "__weakref__")
 
-    def __init__(self, name, impl, jvp=None, vjp=None, *, nondiff=False, multiple_results=False):
+    def __init__(self, name, impl, jvp=None, vjp=None, *, vjp_plain=None, nondiff=False,
+                 multiple_results=False):
         if nondiff and (jvp is not None or vjp is not None):
             raise ValueError(f"{name}: a zero-derivative primitive takes no rules")
+        if vjp_plain is not None and vjp is None:
+            raise ValueError(f"{name}: vjp_plain specializes vjp, which is missing")
         self.name = name
         self.impl = impl
         self.jvp = jvp
         self.vjp = vjp
+        self.vjp_plain = vjp_plain
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.derivs = None  # elementwise entries keep their partial derivatives here

@@ -17,7 +17,8 @@ from collections import Counter
 
 import numpy as np
 
-from .core import UFUNC_RULES, Primitive, align, implements, ndim_of, shape_of, unbroadcast
+from .core import (UFUNC_RULES, Primitive, Tracer, align, implements, ndim_of, shape_of,
+                   unbroadcast)
 from .shape import astype, getitem_p
 
 __all__ = ["matmul_p", "einsum_p", "vecdot_p", "matvec_p", "vecmat_p"]
@@ -128,7 +129,28 @@ def _matmul_vjp(i, g, ans, a, b):
     return unbroadcast(np.matmul(_mT(a), g), sb)
 
 
-matmul_p = Primitive("numpy.matmul", np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp)
+def _matmul_vjp_plain(i, g, ans, a, b):
+    """:func:`_matmul_vjp` for one cotangent without the lane axis: vectors and matrices of
+    plain arrays take one product each (the lane rule's reshapes cost more than the product on
+    small arrays); the rest goes through the lane rule."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and not isinstance(g, Tracer):
+        nda = a.ndim
+        ndb = b.ndim
+        if ndb == 1:
+            if nda == 1:  # x @ y: g is a scalar
+                return g * (b if i == 0 else a)
+            if nda == 2:
+                return g[:, None] * b if i == 0 else g @ a
+        elif ndb == 2:
+            if nda == 1:
+                return b @ g if i == 0 else a[:, None] * g
+            if nda == 2:
+                return g @ b.T if i == 0 else a.T @ g
+    return _matmul_vjp(i, g[None], None, a, b)[0]  # (None: the tape need not keep ans)
+
+
+matmul_p = Primitive("numpy.matmul", np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp,
+                     vjp_plain=_matmul_vjp_plain)
 UFUNC_RULES[np.matmul] = matmul_p
 
 

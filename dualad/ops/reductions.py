@@ -40,8 +40,16 @@ def _expand(g, xshape, axes, keepdims):
     if type(g) is np.ndarray:
         # a filled fresh array: a tenth of np.broadcast_to's cost on small arrays, and the
         # sweep need not copy a read-only view before handing it out as a gradient
+        nd = len(xshape)
         out = np.empty((k,) + tuple(xshape), dtype=g.dtype)
-        out[...] = g if keepdims else g.reshape((k,) + _kept_shape(xshape, axes))
+        if keepdims:
+            out[...] = g
+        elif len(axes) < nd:
+            out[...] = g.reshape((k,) + _kept_shape(xshape, axes))
+        elif k == 1:  # np.sum(x) in a plain backward: fill with the one number (cheapest)
+            out.fill(g[0])
+        else:
+            out[...] = g.reshape((k,) + (1,) * nd)
         return out
     if not keepdims:
         g = np.reshape(g, (k,) + _kept_shape(xshape, axes))
@@ -71,11 +79,23 @@ def _sum_impl(x, axis, keepdims):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
+def _sum_vjp_plain(i, g, ans, x, axis, keepdims):
+    """The sum's VJP for one cotangent without the lane axis: a full sum (``np.sum(x)``, the
+    usual loss) fills an array with the one number; the rest goes through the lane rule."""
+    xshape = shape_of(x)
+    if not keepdims and len(axis) == len(xshape) and isinstance(g, (np.ndarray, np.generic)):
+        out = np.empty(xshape, dtype=g.dtype)
+        out.fill(g)
+        return out
+    return _expand(g[None], xshape, axis, keepdims)[0]
+
+
 sum_p = Primitive(
     "numpy.sum", _sum_impl,
     jvp=lambda ts, ans, x, axis, keepdims: np.sum(ts[0], axis=_lane_axes(axis),
                                                   keepdims=keepdims),
-    vjp=lambda i, g, ans, x, axis, keepdims: _expand(g, shape_of(x), axis, keepdims))
+    vjp=lambda i, g, ans, x, axis, keepdims: _expand(g, shape_of(x), axis, keepdims),
+    vjp_plain=_sum_vjp_plain)
 
 
 @implements(np.sum)
