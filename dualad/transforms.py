@@ -345,6 +345,10 @@ def _check_scalar(fname, out):
                         f"Use jacfwd/jacrev/jacobian or vjp for non-scalar outputs")
 
 
+def _check_grad_out(out):
+    _check_scalar("grad", out)
+
+
 def _check_mode(fname, mode, allowed=_MODES):
     if mode not in allowed:
         raise ValueError(f"{fname}: mode must be one of {', '.join(map(repr, allowed))}; "
@@ -361,14 +365,19 @@ def value_and_grad(f, argnums=0, has_aux=False, mode="reverse"):
 
     @functools.wraps(f)
     def vg_fn(*args):
-        spec = _Args("grad", args, argnums)
-        if mode == "forward":
-            out, jac, aux = _forward_jacobian(f, spec, None, has_aux, "grad")
-            _check_scalar("grad", out)
-        else:
-            out, jac, aux = _reverse_gradient(f, spec, has_aux)
+        out, jac, aux = _gradient(f, args, argnums, has_aux, mode)
         return ((out, aux), jac) if has_aux else (out, jac)
     return vg_fn
+
+
+def _gradient(f, args, argnums, has_aux, mode):
+    """``(value, gradient, aux)`` of the scalar ``f`` at ``args``."""
+    spec = _Args("grad", args, argnums)
+    if mode == "forward":
+        out, jac, aux = _forward_jacobian(f, spec, None, has_aux, "grad")
+        _check_scalar("grad", out)
+        return out, jac, aux
+    return _reverse_gradient(f, spec, has_aux)
 
 
 def grad(f, argnums=0, has_aux=False, mode="reverse"):
@@ -378,11 +387,11 @@ def grad(f, argnums=0, has_aux=False, mode="reverse"):
     (a tuple for a tuple ``argnums``); with ``has_aux=True`` it returns ``(grad, aux)``.
     ``mode`` is ``"reverse"`` (default, the tape) or ``"forward"`` (DualArray lanes).
     """
-    vg = value_and_grad(f, argnums, has_aux, mode)
+    _check_mode("grad", mode)
 
     @functools.wraps(f)
     def grad_fn(*args):
-        (value, aux), g = vg(*args) if has_aux else ((None, None), vg(*args)[1])
+        out, g, aux = _gradient(f, args, argnums, has_aux, mode)
         return (g, aux) if has_aux else g
     return grad_fn
 
@@ -398,9 +407,11 @@ def _reverse():
 
 def _reverse_gradient(f, spec, has_aux):
     from reverse.functional import value_and_grad_leaves
-    out, grads, aux = value_and_grad_leaves(lambda *leaves: spec.call(f, list(leaves)),
-                                            spec.leaves, has_aux,
-                                            lambda o: _check_scalar("grad", o))
+    # f itself when its arguments are exactly the leaves (one array argument): a frame less
+    fun = f if spec.flat and len(spec.args) == len(spec.leaves) and \
+        spec.nums == tuple(range(len(spec.args))) else \
+        (lambda *leaves: spec.call(f, list(leaves)))
+    out, grads, aux = value_and_grad_leaves(fun, spec.leaves, has_aux, _check_grad_out)
     return out, spec.structure(grads), (_as_arrays(aux) if has_aux else None)
 
 

@@ -257,16 +257,16 @@ class Tensor(ArrayProtocol):
                 vb = b
             ans = prim.impl(va, vb, **kwargs) if kwargs else prim.impl(va, vb)
             needed = ea is not None or eb is not None
-            erest = None
-            vals = (va, vb)
+            n = 2
+            rest = erest = None
         elif len(args) == 1 and args[0] is self:  # a unary op on this Tensor
             if self._state != _SHARED:
                 self._share()
             va = self._value
-            vals = (va,)
             needed = self._requires_grad
             ea = (self if self._node is None else self._node) if needed else None
-            eb = erest = None
+            n = 1
+            vb = eb = rest = erest = None
             ans = prim.impl(va, **kwargs) if kwargs else prim.impl(va)
         else:
             vals, edges = self._split(args)
@@ -276,6 +276,10 @@ class Tensor(ArrayProtocol):
                 eb = edges[1] if len(edges) > 1 else None
                 erest = edges[2:] if any(e is not None for e in edges[2:]) else None
             ans = prim.impl(*vals, **kwargs)
+            n = len(vals)
+            va = vals[0] if n else None
+            vb = vals[1] if n > 1 else None
+            rest = vals[2:] if n > 2 else None
         if prim.nondiff:
             return ans
         node = None
@@ -294,13 +298,17 @@ class Tensor(ArrayProtocol):
                     # a small answer is not worth a Meta, nor are the arguments of an
                     # elementwise op (never larger than the answer)
                     if not small or plan.drop and not plan.elementwise:
+                        vals = (va, vb)[:n] if rest is None else (va, vb) + rest
                         saved, vals = trim(plan, ans, vals)
+                        va = vals[0] if n else None
+                        vb = vals[1] if n > 1 else None
+                        rest = vals[2:] if n > 2 else None
                 node = Node()
                 node.prim = prim
-                n = node.nargs = len(vals)
-                node.a0 = vals[0]
-                node.a1 = vals[1] if n > 1 else None
-                node.arest = vals[2:] if n > 2 else None
+                node.nargs = n
+                node.a0 = va
+                node.a1 = vb
+                node.arest = rest
                 node.kwargs = kwargs
                 node.ans = saved
                 node.e0 = ea
