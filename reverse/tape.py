@@ -152,8 +152,9 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     leaves = []
     push = heapq.heappush
     pop = heapq.heappop
-    # the lean path: one cotangent, elementwise entries of one or two arguments, nothing to
-    # record or check (most nodes of a plain backward); everything else takes _general
+    # the lean path: one cotangent, nothing to record or check, and a rule that needs no lane
+    # axis (the partials of an elementwise entry of one or two arguments, or a vjp_plain):
+    # most nodes of a plain backward. Everything else takes _general.
     lean = not (lanes or create_graph or anomaly)
     try:
         for target, g in seeds:
@@ -162,46 +163,68 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
             node = pop(heap)[1]
             g = node.gout
             node.gout = None
-            derivs = node.prim.derivs
-            if lean and derivs is not None and 0 < node.nargs < 3 and node.hooks is None:
-                a0 = node.a0
-                a1 = node.a1
+            prim = node.prim
+            derivs = prim.derivs
+            n = node.nargs
+            if lean and n > 0 and node.hooks is None and \
+                    (derivs is not None and n < 3 or prim.vjp_plain is not None):
                 ans = node.ans
-                binary = node.nargs == 2
+                if derivs is not None and n < 3:  # unbroadcast(g·dᵢ), without the lane axis
+                    rule = None
+                    a0 = node.a0
+                    a1 = node.a1
+                else:
+                    rule = prim.vjp_plain
+                    args = node.args
+                    kwargs = node.kwargs
                 i = -1
-                for target in (node.e0, node.e1):  # unbroadcast(g·dᵢ), without the lane axis
+                for target in (node.e0, node.e1) if node.erest is None else node.targets():
                     i += 1
                     if target is None:
                         continue
-                    d = derivs[i]
-                    if type(d) is float:
-                        ct = g if d == 1.0 else (-g if d == -1.0 else g * d)
-                    elif d is ZERO:
-                        continue
-                    elif d is None:
-                        raise NotImplementedError(f"{node.prim.name}: the derivative with "
-                                                  f"respect to argument {i} is not implemented")
-                    else:  # (spelled out: a call without *args is cheaper)
-                        ct = g * (d(ans, a0, a1) if binary else d(ans, a0))
-                    shape = (a1 if i else a0).shape
-                    if ct.shape != shape:  # (only broadcasting changes the shape)
-                        ct = sum_to(ct, shape)
-                    if type(target) is Node:  # _send, inlined
+                    if rule is not None:
+                        ct = rule(i, g, ans, *args, **kwargs) if kwargs else \
+                            rule(i, g, ans, *args)
+                        if ct is None:
+                            continue
+                    else:
+                        d = derivs[i]
+                        if type(d) is float:
+                            ct = g if d == 1.0 else (-g if d == -1.0 else g * d)
+                        elif d is ZERO:
+                            continue
+                        elif d is None:
+                            raise NotImplementedError(f"{prim.name}: the derivative with respect "
+                                                      f"to argument {i} is not implemented")
+                        else:  # (spelled out: a call without *args is cheaper)
+                            ct = g * (d(ans, a0, a1) if n == 2 else d(ans, a0))
+                        shape = (a1 if i else a0).shape
+                        if ct.shape != shape:  # (only broadcasting changes the shape)
+                            ct = sum_to(ct, shape)
+                    # _send, inlined
+                    if type(target) is Node:
                         prev = target.gout
                         if prev is None:
                             target.gout = ct
                             push(heap, (target.key, target))
                         else:
                             target.gout = prev + ct
-                    else:
+                    elif type(target) is Port:
                         _send(target, ct, heap, leaves)
-                del a0, a1, ans, ct  # drop this node's arrays before the next pop
+                    else:  # a leaf Tensor
+                        prev = target._gacc
+                        if prev is None:
+                            target._gacc = ct
+                            leaves.append(target)
+                        else:
+                            target._gacc = prev + ct
+                a0 = a1 = ans = ct = args = None  # drop this node's arrays before the next pop
             else:
                 _general(node, g, heap, leaves, create_graph, anomaly, level, lanes)
             if not retain_graph:  # node.free(), inlined (once per node)
                 node.nargs = -1
                 node.a0 = node.a1 = node.arest = node.ans = node.kwargs = None
-            del g
+            g = None
     except BaseException:
         # leave no half-summed cotangents behind for the next sweep
         for _, waiting in heap:

@@ -150,6 +150,11 @@ class Primitive:
             if ta:
                 return a._process(self, args, kwargs)
             return self.impl(*args, **kwargs)
+        if len(args) == 1:  # reductions and shape ops on one array
+            a = args[0]
+            if isinstance(a, Tracer):
+                return a._process(self, args, kwargs)
+            return self.impl(a, **kwargs)
         top = None
         level = -1
         for a in args:
