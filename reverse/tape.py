@@ -29,10 +29,10 @@ Lanes
     cotangents are swept at once by calling each rule once on ``(K, *shape)`` arrays. A plain
     backward (one cotangent, K = 1) sweeps them without the axis: on 0-d values that turns every
     cotangent into a NumPy scalar, whose arithmetic costs a tenth of a one-element array's
-    (the scalar hot path). Rules are then called with the axis added and removed around them,
-    except the elementwise entries, whose partials ``dᵢ`` the sweep applies itself as
+    (the scalar hot path). The elementwise entries' partials ``dᵢ`` the sweep applies itself as
     ``unbroadcast(g·dᵢ)`` — the formula ``core.elementwise`` generates their rules from, minus
-    the axis.
+    the axis; an entry with a ``vjp_plain`` rule (matmul, sum) gets the cotangent as it is; any
+    other rule is called with the axis added and removed around it.
 """
 from __future__ import annotations
 
