@@ -100,7 +100,8 @@ sum_p = Primitive(
 
 @implements(np.sum)
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=True):
-    _check_unsupported("sum", out, where, initial)
+    if out is not None or where is not True or initial is not np._NoValue:
+        _check_unsupported("sum", out, where, initial)
     r = sum_p.bind(a, axis=normalize_axes(axis, ndim_of(a)), keepdims=bool(keepdims))
     return r if dtype is None else r.astype(dtype)
 
