@@ -408,8 +408,7 @@ def _reverse():
 def _reverse_gradient(f, spec, has_aux):
     from reverse.functional import value_and_grad_leaves
     # f itself when its arguments are exactly the leaves (one array argument): a frame less
-    fun = f if spec.flat and len(spec.args) == len(spec.leaves) and \
-        spec.nums == tuple(range(len(spec.args))) else \
+    fun = f if spec.flat and spec.nums == tuple(range(len(spec.args))) else \
         (lambda *leaves: spec.call(f, list(leaves)))
     out, grads, aux = value_and_grad_leaves(fun, spec.leaves, has_aux, _check_grad_out)
     return out, spec.structure(grads), (_as_arrays(aux) if has_aux else None)

@@ -17,14 +17,9 @@ from dualad.pytree import tree_flatten, tree_unflatten
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
 from .tape import own, sweep
-from .tensor import Tensor
+from .tensor import Tensor, _is_float
 
 __all__ = ["vjp", "grad", "VJPFunction"]
-
-
-def _is_float(dtype):
-    """Floating or complex (a tenth of the cost of np.issubdtype(dtype, np.inexact))."""
-    return np.dtype(dtype).kind in "fc"
 
 
 def _input_leaf(x, level):

@@ -79,11 +79,6 @@ class Node:
             return (self.a0, self.a1)[:n]
         return (self.a0, self.a1) + self.arest
 
-    def free(self):
-        """Drop the saved values (the sweep passed this node and no second sweep will come)."""
-        self.nargs = -1
-        self.a0 = self.a1 = self.arest = self.ans = self.kwargs = None
-
     def targets(self):
         """Where each argument's cotangent goes, aligned with the arguments (``None``: nowhere;
         padded with ``None`` to two entries)."""
@@ -221,7 +216,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                 a0 = a1 = ans = ct = args = None  # drop this node's arrays before the next pop
             else:
                 _general(node, g, heap, leaves, create_graph, anomaly, level, lanes)
-            if not retain_graph:  # node.free(), inlined (once per node)
+            if not retain_graph:  # drop the saved values: a second sweep here raises
                 node.nargs = -1
                 node.a0 = node.a1 = node.arest = node.ans = node.kwargs = None
             g = None
@@ -256,14 +251,13 @@ def _general(node, g, heap, leaves, create_graph, anomaly, level, lanes):
     if node.hooks is not None:
         g = _run_node_hooks(node, g, lanes)
     kwargs = node.kwargs
-    vjp = prim.vjp
-    plain = not lanes and prim.vjp_plain is not None  # the rule for one cotangent, no lane axis
-    if plain or lanes:
-        gl = g
-        if plain:
-            vjp = prim.vjp_plain
-    else:
-        gl = _add_lane(g)
+    if lanes:
+        vjp, gl = prim.vjp, g
+    elif prim.vjp_plain is not None:  # the rule for one cotangent, no lane axis
+        vjp, gl = prim.vjp_plain, g
+    else:  # the lane rule, the axis added around it
+        vjp, gl = prim.vjp, _add_lane(g)
+    strip = gl is not g
     for i, target in enumerate(node.targets()):
         if target is None:
             continue
@@ -271,7 +265,7 @@ def _general(node, g, heap, leaves, create_graph, anomaly, level, lanes):
         ct = vjp(i, gl, ans, *args, **kwargs) if kwargs else vjp(i, gl, ans, *args)
         if ct is None:
             continue
-        if not (lanes or plain):
+        if strip:
             ct = ct[0]
         if anomaly:
             _check_finite(ct, node, i)

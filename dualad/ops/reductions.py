@@ -40,16 +40,8 @@ def _expand(g, xshape, axes, keepdims):
     if type(g) is np.ndarray:
         # a filled fresh array: a tenth of np.broadcast_to's cost on small arrays, and the
         # sweep need not copy a read-only view before handing it out as a gradient
-        nd = len(xshape)
         out = np.empty((k,) + tuple(xshape), dtype=g.dtype)
-        if keepdims:
-            out[...] = g
-        elif len(axes) < nd:
-            out[...] = g.reshape((k,) + _kept_shape(xshape, axes))
-        elif k == 1:  # np.sum(x) in a plain backward: fill with the one number (cheapest)
-            out.fill(g[0])
-        else:
-            out[...] = g.reshape((k,) + (1,) * nd)
+        out[...] = g if keepdims else g.reshape((k,) + _kept_shape(xshape, axes))
         return out
     if not keepdims:
         g = np.reshape(g, (k,) + _kept_shape(xshape, axes))
