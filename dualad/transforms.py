@@ -70,6 +70,12 @@ class _Args:
 
     def __init__(self, fname, args, argnums):
         n = len(args)
+        if n == 1 and argnums == 0 and type(argnums) is int:  # f(x) of one float array: most calls
+            x = args[0]
+            if type(x) is np.ndarray and x.dtype.kind == "f":
+                self.nums, self.single, self.args, self.leaves = (0,), True, args, [x]
+                self._treedef, self.flat = None, True
+                return
         if type(argnums) is int and -n <= argnums < n:  # one argument: most calls
             nums, self.single = (argnums % n,), True
         else:
@@ -405,12 +411,18 @@ def _reverse():
     return reverse
 
 
+_value_and_grad_leaves = None  # reverse.functional's, once imported (an import per call costs)
+
+
 def _reverse_gradient(f, spec, has_aux):
-    from reverse.functional import value_and_grad_leaves
+    global _value_and_grad_leaves
+    if _value_and_grad_leaves is None:
+        from reverse.functional import value_and_grad_leaves
+        _value_and_grad_leaves = value_and_grad_leaves
     # f itself when its arguments are exactly the leaves (one array argument): a frame less
     fun = f if spec.flat and spec.nums == tuple(range(len(spec.args))) else \
         (lambda *leaves: spec.call(f, list(leaves)))
-    out, grads, aux = value_and_grad_leaves(fun, spec.leaves, has_aux, _check_grad_out)
+    out, grads, aux = _value_and_grad_leaves(fun, spec.leaves, has_aux, _check_grad_out)
     return out, spec.structure(grads), (_as_arrays(aux) if has_aux else None)
 
 

@@ -46,7 +46,7 @@ from dualad.ops import ZERO, Tracer
 
 from .saving import Meta
 
-__all__ = ["Node", "Port", "node_keys", "sweep", "sum_to", "own", "hook_result", "lift"]
+__all__ = ["Node", "Port", "node_keys", "sweep", "sum_to", "sum_product_to", "own", "hook_result", "lift"]
 
 #: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
 node_keys = itertools.count(0, -1)
@@ -164,38 +164,46 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
             if lean and n > 0 and node.hooks is None and \
                     (derivs is not None and n < 3 or prim.vjp_plain is not None):
                 ans = node.ans
+                a0 = node.a0
+                a1 = node.a1
                 if derivs is not None and n < 3:  # unbroadcast(g·dᵢ), without the lane axis
                     rule = None
-                    a0 = node.a0
-                    a1 = node.a1
                 else:
                     rule = prim.vjp_plain
-                    args = node.args
                     kwargs = node.kwargs
+                    # (None: the two saved arguments, passed without building a tuple)
+                    args = None if n == 2 and not kwargs else node.args
                 i = -1
                 for target in (node.e0, node.e1) if node.erest is None else node.targets():
                     i += 1
                     if target is None:
                         continue
                     if rule is not None:
-                        ct = rule(i, g, ans, *args, **kwargs) if kwargs else \
-                            rule(i, g, ans, *args)
+                        if args is None:
+                            ct = rule(i, g, ans, a0, a1)
+                        else:
+                            ct = rule(i, g, ans, *args, **kwargs) if kwargs else \
+                                rule(i, g, ans, *args)
                         if ct is None:
                             continue
                     else:
                         d = derivs[i]
                         if type(d) is float:
                             ct = g if d == 1.0 else (-g if d == -1.0 else g * d)
+                            shape = (a1 if i else a0).shape
+                            if ct.shape != shape:  # (only broadcasting changes the shape)
+                                ct = sum_to(ct, shape)
                         elif d is ZERO:
                             continue
                         elif d is None:
                             raise NotImplementedError(f"{prim.name}: the derivative with respect "
                                                       f"to argument {i} is not implemented")
                         else:  # (spelled out: a call without *args is cheaper)
-                            ct = g * (d(ans, a0, a1) if n == 2 else d(ans, a0))
-                        shape = (a1 if i else a0).shape
-                        if ct.shape != shape:  # (only broadcasting changes the shape)
-                            ct = sum_to(ct, shape)
+                            dv = d(ans, a0, a1) if n == 2 else d(ans, a0)
+                            shape = (a1 if i else a0).shape
+                            # g has the answer's shape: it differs only for a broadcast argument
+                            ct = g * dv if g.shape == shape else sum_product_to(g, dv, shape)
+                            dv = None
                     # _send, inlined
                     if type(target) is Node:
                         prev = target.gout
@@ -276,6 +284,8 @@ def sum_to(g, shape):
     """Sum the cotangent ``g`` (no lane axis) down to ``shape``: broadcasting undone."""
     gs = tuple(g.shape)
     shape = tuple(shape)
+    if not shape and type(g) is np.ndarray:  # a scalar argument: everything summed
+        return g.sum()
     extra = len(gs) - len(shape)
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and gs[extra + i] != 1)
@@ -284,6 +294,16 @@ def sum_to(g, shape):
     if axes:
         g = np.sum(g, axis=axes)
     return np.reshape(g, shape)
+
+
+def sum_product_to(g, d, shape):
+    """``sum_to(g * d, shape)``. When everything is summed (a scalar argument broadcast against
+    an array: ``x * s``, ``x / s``) and ``g`` and ``d`` are arrays of one shape, that is their
+    dot product: one pass and no temporary the size of ``g`` (no conjugation: the VJP is the
+    transpose of the JVP)."""
+    if not shape and type(g) is np.ndarray and type(d) is np.ndarray and g.shape == d.shape:
+        return np.dot(g.ravel(), d.ravel()) if g.ndim != 1 else np.dot(g, d)
+    return sum_to(g * d, shape)
 
 
 def _add_lane(g):
