@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .dual import DualArray
-from .ops import Tracer, new_level
+from .ops import Tracer, mark_identity, new_level
 from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["jvp", "jacfwd", "jacrev", "jacobian", "grad", "value_and_grad", "hessian", "hvp",
@@ -272,10 +272,17 @@ def _chunks(n, m_bytes_per_lane, chunk, fname):
 
 
 def _identity_lanes(a, b, sizes, offsets, shapes, dtype):
-    """Rows ``a:b`` of the identity, cut per leaf and shaped ``(b - a, *leaf.shape)``."""
+    """Rows ``a:b`` of the identity, cut per leaf and shaped ``(b - a, *leaf.shape)``.
+
+    When that is the whole identity of one vector leaf, it is marked as such
+    (``ops.mark_identity``): products with it need no GEMM.
+    """
     k = b - a
     out = []
     for size, off, shape in zip(sizes, offsets, shapes):
+        if len(sizes) == 1 and a == 0 and k == size and len(shape) == 1:
+            out.append(mark_identity(np.eye(size, dtype=dtype)))
+            continue
         t = np.zeros((k, size), dtype=dtype)
         idx = np.arange(max(a, off), min(b, off + size))
         t[idx - a, idx - off] = 1

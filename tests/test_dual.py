@@ -186,3 +186,21 @@ def test_nested_lanes_give_a_hessian():
     x0 = np.array([0.3, -0.4])
     hess = ad.jacfwd(ad.jacfwd(f))(x0)
     np.testing.assert_allclose(hess, A - np.diag(np.sin(x0)), rtol=1e-13)
+
+
+def test_large_lane_tangents_are_summed_in_place_without_touching_the_inputs():
+    # K·n above core.INPLACE_MIN_SIZE: the binary rule adds into its fresh product; the input
+    # tangents (a constant partial hands one of them on as it is) must stay untouched
+    from dualad.ops.core import INPLACE_MIN_SIZE
+    rng = np.random.default_rng(1)
+    k, n = 100, 120
+    assert k * n >= INPLACE_MIN_SIZE
+    px, py = rng.standard_normal(n), rng.standard_normal(n)
+    tx, ty = rng.standard_normal((k, n)), rng.standard_normal((k, n))
+    x, y = DualArray(px, tx.copy(), lanes=True), DualArray(py, ty.copy(), lanes=True)
+    np.testing.assert_allclose((x * y).tangent, tx * py + px * ty, rtol=1e-15)
+    np.testing.assert_allclose((x + y).tangent, tx + ty, rtol=1e-15)
+    np.testing.assert_allclose((x - y).tangent, tx - ty, rtol=1e-15)
+    np.testing.assert_allclose((x / y).tangent, tx / py - ty * px / py**2, rtol=1e-12)
+    np.testing.assert_array_equal(x.tangent, tx)
+    np.testing.assert_array_equal(y.tangent, ty)

@@ -159,6 +159,9 @@ CASES = {
     "broadcast_to": (lambda x: np.broadcast_to(x, (4, 3)), [(3,)]),
     "broadcast_arith": (lambda x, y: x * y + x - y / 2.0, [(3, 1), (1, 4)]),
     "broadcast_scalar": (lambda x, y: x * y, [(), (2, 3)]),
+    # a scalar against an array: its cotangent is a full sum, taken as one dot product
+    "broadcast_scalar_divide": (lambda x, y: y / x + x / (y + 2.0), [(), (2, 3)]),
+    "broadcast_scalar_vector": (lambda x, y: y * x - y / x, [(), (5,)]),
     "concatenate": (lambda x, y: np.concatenate([x, y, x], axis=1), [(3, 2), (3, 4)]),
     "stack": (lambda x, y: np.stack([x, y], axis=1), [(3,), (3,)]),
     "hstack_vstack": (lambda x, y: np.vstack([np.hstack([x, y]), np.hstack([y, x])]),

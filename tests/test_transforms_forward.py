@@ -98,6 +98,50 @@ def test_jacfwd_chunks_agree(chunk):
                                rtol=1e-14)
 
 
+# identity seeds: jacfwd's lanes for one vector argument are the identity, and a product with
+# them is the other factor itself (no GEMM); the reference here is that factor
+
+
+def test_identity_seed_marking():
+    from dualad.ops import is_identity, mark_identity
+    eye = mark_identity(np.eye(3))
+    assert is_identity(eye) and not eye.flags.writeable
+    assert not is_identity(eye[:, :]) and not is_identity(np.eye(3))  # views and lookalikes
+    key = id(eye)
+    del eye
+    from dualad.ops.core import _IDENTITY_SEEDS
+    assert key not in _IDENTITY_SEEDS  # no entry outlives its array
+    with pytest.raises(ValueError, match="square"):
+        mark_identity(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_jacfwd_of_products_with_the_argument_is_the_other_factor(dtype):
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((4, 3)).astype(dtype)
+    B = rng.standard_normal((3, 5)).astype(dtype)
+    x = rng.standard_normal(3)
+    # inf elsewhere in A: a GEMM with the identity would give 0·inf = nan there; the
+    # derivative of A @ x is A entry for entry
+    A[0, 0] = np.inf
+    for f, expected in ((lambda v: A @ v, A), (lambda v: v @ B, B.T)):
+        J = ad.jacfwd(f)(x)
+        np.testing.assert_array_equal(J, expected)
+        assert J.dtype == np.result_type(dtype, np.float64)
+        J[...] = 0.0  # the Jacobian is the caller's to change: it must not alias A or B
+        assert np.isfinite(B).all() and A[0, 0] == np.inf and A[1, 1] != 0.0
+    # a chunked pass (rows of the identity) takes the general path to the same result
+    np.testing.assert_array_equal(ad.jacfwd(lambda v: A[1:] @ v, chunk=2)(x), A[1:])
+
+
+def test_identity_seed_is_read_only_to_the_function():
+    def f(v):
+        with pytest.raises(ValueError, match="read-only"):
+            v.tangent[0, 0] = 5.0
+        return v * 2.0
+    np.testing.assert_array_equal(ad.jacfwd(f)(np.ones(3)), 2.0 * np.eye(3))
+
+
 def test_jacfwd_memory_budget_splits_into_fewest_equal_chunks(monkeypatch):
     calls = []
     f = lambda x: np.sin(x)

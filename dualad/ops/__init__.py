@@ -22,12 +22,13 @@ This package imports nothing else of the project.
 from . import core, elementwise, reductions, shape  # noqa: F401  (registration side effects)
 from . import products, linalg, special, conv, layers  # noqa: F401
 from .core import (FUNCTION_RULES, UFUNC_RULES, ZERO, Primitive, Tracer, align, elementwise as
-                   elementwise_kind, implements, new_level, nondiff, unbroadcast)
+                   elementwise_kind, implements, is_identity, mark_identity, new_level, nondiff,
+                   unbroadcast)
 from .protocol import ArrayProtocol
 
 __all__ = ["Primitive", "Tracer", "ArrayProtocol", "UFUNC_RULES", "FUNCTION_RULES", "ZERO",
            "implements", "elementwise_kind", "nondiff", "align", "unbroadcast", "new_level",
-           "all_primitives"]
+           "mark_identity", "is_identity", "all_primitives"]
 
 
 def all_primitives():

@@ -27,13 +27,14 @@ This module imports nothing else of the project; forward mode and the reverse ta
 from __future__ import annotations
 
 import itertools
+import weakref
 
 import numpy as np
 
 __all__ = [
     "Primitive", "Tracer", "new_level", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
     "elementwise", "nondiff", "align", "unbroadcast", "shift_axis", "shape_of", "ndim_of",
-    "qualname",
+    "qualname", "mark_identity", "is_identity",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -172,6 +173,32 @@ class Primitive:
 
 
 # ---------------------------------------------------------------------------------------------
+# identity seeds: jacfwd pushes the identity as its K = n tangent lanes. A rule that knows its
+# tangent is that identity can skip a product with it (a @ I is a, column for column); which
+# arrays are seeds is known by identity of the object, never by looking at its values.
+# ---------------------------------------------------------------------------------------------
+
+_IDENTITY_SEEDS: dict = {}  # id(array) -> weak reference to the array
+
+
+def mark_identity(lanes):
+    """Mark ``lanes``, a ``(n, n)`` identity of tangent lanes for a vector of size ``n``, as
+    such; it is made read-only so that it stays the identity. Returns it."""
+    if lanes.ndim != 2 or lanes.shape[0] != lanes.shape[1]:
+        raise ValueError(f"mark_identity: expected a square (n, n) array, got {lanes.shape}")
+    lanes.flags.writeable = False
+    key = id(lanes)
+    _IDENTITY_SEEDS[key] = weakref.ref(lanes, lambda _, key=key: _IDENTITY_SEEDS.pop(key, None))
+    return lanes
+
+
+def is_identity(t) -> bool:
+    """Whether ``t`` is an array :func:`mark_identity` marked (views of it are not)."""
+    ref = _IDENTITY_SEEDS.get(id(t))
+    return ref is not None and ref() is t
+
+
+# ---------------------------------------------------------------------------------------------
 # shape helpers that work on arrays, scalars and tracers alike
 # ---------------------------------------------------------------------------------------------
 
@@ -234,6 +261,11 @@ def unbroadcast(g, shape):
 # ---------------------------------------------------------------------------------------------
 # rule kinds
 # ---------------------------------------------------------------------------------------------
+
+#: tangents at least this large (elements) are accumulated in place: below it, ``out=`` costs
+#: more than the temporary it saves
+INPLACE_MIN_SIZE = 8192
+
 
 def elementwise(name, impl, *derivs):
     """An elementwise op whose partial derivatives are declared once.
@@ -298,7 +330,14 @@ def elementwise(name, impl, *derivs):
                 if d0 is ZERO or d1 is ZERO or t0.shape[1:] != shape or t1.shape[1:] != shape:
                     return general(tangents, ans, x, y)
                 a = scale(t0, d0) if d0.__class__ is float else t0 * d0(ans, x, y)
-                return a + (scale(t1, d1) if d1.__class__ is float else t1 * d1(ans, x, y))
+                b = scale(t1, d1) if d1.__class__ is float else t1 * d1(ans, x, y)
+                if a.__class__ is np.ndarray and a.size >= INPLACE_MIN_SIZE and a is not t0 \
+                        and b.__class__ is np.ndarray and a.dtype == b.dtype:
+                    # a is a fresh product of the output's shape and dtype: add into it, one
+                    # K-lane temporary less (with many lanes they run to megabytes, and on this
+                    # kind of machine every fresh megabyte costs page faults)
+                    return np.add(a, b, out=a)
+                return a + b
             if t0 is not None:
                 t, d = t0, d0
             else:
