@@ -222,10 +222,17 @@ def value_and_grad_leaves(fun, leaves, has_aux, check_out):
     ``check_out(out)`` raises for an output that is not a scalar, before the sweep.
     """
     level = new_level()
-    inputs = [_input_leaf(x, level) for x in leaves]
+    if len(leaves) == 1:  # (most calls: no list comprehensions, each a call of its own)
+        x = leaves[0]
+        t = _input_leaf(x, level)
+        inputs = (t,)
+        args = (x if t is None else t,)
+    else:
+        inputs = [_input_leaf(x, level) for x in leaves]
+        args = [x if t is None else t for x, t in zip(leaves, inputs)]
     token = MODE.set(MODE.get() | GRAD)  # as enable_grad(): an outer no_grad does not apply
     try:
-        res = fun(*[x if t is None else t for x, t in zip(leaves, inputs)])
+        res = fun(*args)
     finally:
         MODE.reset(token)
     aux = None

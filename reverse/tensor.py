@@ -43,6 +43,7 @@ _EXPOSED = 2   # the user holds it (through .data or the constructor): freeze it
 _pos = UFUNC_RULES[np.positive]
 _new = object.__new__
 _plans: dict = {}  # Primitive -> SavePlan, a local copy of reverse.saving's cache (hot path)
+_next_key = node_keys.__next__
 
 
 def _is_float(dtype):
@@ -188,6 +189,28 @@ class Tensor(ArrayProtocol):
     def _aval(self):
         return self._value
 
+    # (the value's own attributes: ArrayProtocol's generic forms cost two calls more)
+    @property
+    def shape(self):
+        try:
+            return self._value.shape
+        except AttributeError:  # a Python number
+            return np.shape(self._value)
+
+    @property
+    def ndim(self):
+        try:
+            return self._value.ndim
+        except AttributeError:
+            return np.ndim(self._value)
+
+    @property
+    def dtype(self):
+        try:
+            return self._value.dtype
+        except AttributeError:
+            return np.result_type(self._value)
+
     def _plain_value(self):
         v = self._value
         return v._plain_value() if isinstance(v, Tracer) else v
@@ -288,7 +311,10 @@ class Tensor(ArrayProtocol):
             if mode & GRAD:  # record (written out here: this is the hot path)
                 if prim.vjp is None:
                     raise TypeError(f"no VJP rule for {prim.name}")
-                plan = _plans.get(prim) or _plan(prim)
+                try:
+                    plan = _plans[prim]
+                except KeyError:
+                    plan = _plan(prim)
                 saved = ans
                 if plan.trims:
                     if type(ans) is np.ndarray:
@@ -314,7 +340,7 @@ class Tensor(ArrayProtocol):
                 node.e0 = ea
                 node.e1 = eb
                 node.erest = erest
-                node.key = next(node_keys)
+                node.key = _next_key()
                 node.gout = None
                 node.hooks = None
                 node.trace = where_recorded() if mode & ANOMALY else None

@@ -14,10 +14,13 @@ from .shape import plain
 __all__ = ["sum_p", "prod_p", "max_p", "min_p", "cumsum_p", "cumprod_p", "normalize_axes"]
 
 
+_ALL_AXES = [tuple(range(nd)) for nd in range(33)]  # NumPy's limit is 32 (or 64) dimensions
+
+
 def normalize_axes(axis, nd):
     """``axis`` as a sorted tuple of distinct non-negative ints (``None``: all axes)."""
     if axis is None:
-        return tuple(range(nd))
+        return _ALL_AXES[nd] if nd < 33 else tuple(range(nd))
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in axes:
@@ -28,6 +31,9 @@ def normalize_axes(axis, nd):
     if len(set(out)) != len(out):
         raise ValueError("duplicate value in 'axis'")
     return tuple(sorted(out))
+
+
+_add_reduce = np.add.reduce
 
 
 def _kept_shape(xshape, axes):
@@ -66,8 +72,8 @@ def _check_unsupported(name, out=None, where=True, initial=np._NoValue, dtype=No
 # ---------------------------------------------------------------------------------------------
 
 def _sum_impl(x, axis, keepdims):
-    if type(x) is np.ndarray:  # the method skips np.sum's Python-level dispatch
-        return x.sum(axis=axis, keepdims=keepdims)
+    if type(x) is np.ndarray:  # the ufunc's reduce: no Python-level layer of np.sum or .sum
+        return _add_reduce(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
