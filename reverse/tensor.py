@@ -308,7 +308,7 @@ class Tensor(ArrayProtocol):
         node = None
         if needed:
             mode = MODE.get()
-            if mode & GRAD:  # record (written out here: this is the hot path)
+            if mode == GRAD or mode & GRAD:  # record (the hot path: == is the cheaper test)
                 if prim.vjp is None:
                     raise TypeError(f"no VJP rule for {prim.name}")
                 try:
@@ -343,7 +343,7 @@ class Tensor(ArrayProtocol):
                 node.key = _next_key()
                 node.gout = None
                 node.hooks = None
-                node.trace = where_recorded() if mode & ANOMALY else None
+                node.trace = None if mode == GRAD or not mode & ANOMALY else where_recorded()
         if prim.multiple_results:
             return tuple(Tensor._wrap(x, level, None if node is None else Port(node, k))
                          for k, x in enumerate(ans))
