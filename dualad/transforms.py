@@ -326,6 +326,8 @@ def _forward_jacobian(f, spec, chunk, has_aux, fname):
     jacs = []
     for acc, o in zip(per_out, out):
         rows = acc[0] if len(acc) == 1 else np.concatenate(acc, axis=0)
+        if type(rows) is np.ndarray and not rows.flags.writeable:
+            rows = rows.copy()  # (the read-only identity seed itself, or a view of it)
         jacs.append(spec.structure(_fwd_blocks(rows, spec, o.shape)))
     return tree_unflatten(o_def, out), tree_unflatten(o_def, jacs), aux
 

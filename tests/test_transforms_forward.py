@@ -134,6 +134,16 @@ def test_jacfwd_of_products_with_the_argument_is_the_other_factor(dtype):
     np.testing.assert_array_equal(ad.jacfwd(lambda v: A[1:] @ v, chunk=2)(x), A[1:])
 
 
+@pytest.mark.parametrize("f", [lambda v: v, lambda v: v[::-1], lambda v: 1.0 * v],
+                         ids=["identity", "reversed view", "scaled"])
+def test_jacfwd_results_are_writable_even_when_they_are_the_seed(f):
+    x = np.arange(3.0)
+    J = ad.jacfwd(f)(x)
+    assert J.flags.writeable
+    J[...] = 7.0  # the next call's seed is not this array
+    np.testing.assert_array_equal(ad.jacfwd(lambda v: v)(x), np.eye(3))
+
+
 def test_identity_seed_is_read_only_to_the_function():
     def f(v):
         with pytest.raises(ValueError, match="read-only"):
