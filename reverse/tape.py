@@ -46,7 +46,8 @@ from dualad.ops import ZERO, Tracer
 
 from .saving import Meta
 
-__all__ = ["Node", "Port", "node_keys", "sweep", "sum_to", "sum_product_to", "own", "hook_result", "lift"]
+__all__ = ["Node", "Port", "node_keys", "sweep", "sum_to", "sum_product_to", "own", "hook_result",
+           "lift"]
 
 #: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
 node_keys = itertools.count(0, -1)
@@ -302,7 +303,8 @@ def sum_product_to(g, d, shape):
     dot product: one pass and no temporary the size of ``g`` (no conjugation: the VJP is the
     transpose of the JVP)."""
     if not shape and type(g) is np.ndarray and type(d) is np.ndarray and g.shape == d.shape:
-        return np.dot(g.ravel(), d.ravel()) if g.ndim != 1 else np.dot(g, d)
+        # (the method: np.dot's dispatch costs half as much again)
+        return g.dot(d) if g.ndim == 1 else g.ravel().dot(d.ravel())
     return sum_to(g * d, shape)
 
 
