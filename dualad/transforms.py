@@ -463,7 +463,12 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False):
         rows = [[] for _ in spec.leaves]
         for a, b in (_chunks(m, 2 * itemsize * m, chunk, "jacrev") if m else []):
             cots = _identity_lanes(a, b, o_sizes, o_offsets, [x.shape for x in o_leaves], dtype)
-            grads = vjp_fn(tree_unflatten(o_def, cots), lanes=True)
+            if b - a == 1:  # one cotangent (a scalar f): the plain sweep, lane axis added after
+                grads = vjp_fn(tree_unflatten(o_def, [c[0] for c in cots]))
+                grads = [g[None] if type(g) is np.ndarray else np.expand_dims(g, 0)
+                         for g in grads]
+            else:
+                grads = vjp_fn(tree_unflatten(o_def, cots), lanes=True)
             for acc, g in zip(rows, grads):
                 acc.append(g)
         jacs = []

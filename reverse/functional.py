@@ -149,6 +149,8 @@ def _lane_cotangent(ct, shape, dtype, lanes, n):
     if gshape != shape:
         raise ValueError(f"vjp_fn: cotangent {n} has shape {gshape} but the output has shape "
                          f"{shape} (pass lanes=True for a leading axis of K cotangents)")
+    if not gshape and type(g) is np.ndarray:
+        return g[()]  # a NumPy scalar: arithmetic on it costs a tenth of a 0-d array's
     return g
 
 

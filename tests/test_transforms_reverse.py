@@ -79,6 +79,16 @@ def test_jacrev_equals_jacfwd_and_analytic(chunk):
     np.testing.assert_allclose(ad.jacfwd(f)(X0), J, rtol=1e-14)
 
 
+def test_jacrev_of_a_scalar_function_is_its_gradient():
+    # one output lane: jacrev takes the plain sweep (no lane axis) and adds the axis back
+    f = lambda x, y: np.sum(np.sin(x) * y) + np.log(y[0])
+    x, y = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, 2.5])
+    jx, jy = ad.jacrev(f, argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(jx, np.cos(x) * y, rtol=1e-15)
+    np.testing.assert_allclose(jy, np.sin(x) + np.array([1 / y[0], 0.0, 0.0]), rtol=1e-15)
+    assert jx.shape == (3,) and jx.flags.writeable and not np.shares_memory(jx, jy)
+
+
 def test_jacrev_shapes_and_structure():
     f = lambda x, y: {"p": np.outer(x, y), "s": np.sum(x * y[0])}
     x, y = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0])
