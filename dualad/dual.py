@@ -21,6 +21,9 @@ __all__ = ["DualArray", "USER_LEVEL"]
 #: so ``DualArray(2., 1.) * DualArray(3., 1.)`` has tangent 5, as with ForwardDiff's duals
 USER_LEVEL = 0
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+
 
 def _as_value(x, name):
     if isinstance(x, Tracer):
@@ -161,7 +164,7 @@ class DualArray(ArrayProtocol):
             if jvp is None:
                 return self._no_rule(prim, ans)
             t = jvp(tangents, ans, *primals, **kwargs)
-        if t.__class__ is np.ndarray and t.dtype is ans.dtype and not prim.multiple_results:
+        if t.__class__ is _ndarray and t.dtype is ans.dtype and not prim.multiple_results:
             d = object.__new__(DualArray)  # DualArray._new inlined: one call less per op
             d._primal = ans
             d._tangent = t

@@ -19,6 +19,10 @@ from .dual import DualArray
 from .ops import Tracer, mark_identity, new_level
 from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+_float64 = np.float64
+
 __all__ = ["jvp", "jacfwd", "jacrev", "jacobian", "grad", "value_and_grad", "hessian", "hvp",
            "MEMORY_BUDGET"]
 
@@ -72,7 +76,7 @@ class _Args:
         n = len(args)
         if n == 1 and argnums == 0 and type(argnums) is int:  # f(x) of one float array: most calls
             x = args[0]
-            if type(x) is np.ndarray and x.dtype.kind == "f":
+            if type(x) is _ndarray and x.dtype.kind == "f":
                 self.nums, self.single, self.args, self.leaves = (0,), True, args, [x]
                 self._treedef, self.flat = None, True
                 return
@@ -350,7 +354,7 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False):
 
 
 def _check_scalar(fname, out):
-    if type(out) is np.float64 or type(out) is np.ndarray and not out.shape:  # (most calls)
+    if type(out) is _float64 or type(out) is _ndarray and not out.shape:  # (most calls)
         return
     shape = np.shape(out) if not isinstance(out, Tracer) else out.shape
     if not isinstance(out, (np.ndarray, np.generic, float, int, Tracer)) or shape != ():

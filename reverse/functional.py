@@ -21,10 +21,13 @@ from .tensor import Tensor, _is_float
 
 __all__ = ["vjp", "grad", "VJPFunction"]
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+
 
 def _input_leaf(x, level):
     """A primal leaf as the Tensor ``f`` sees (``None`` for a constant: integers, bools...)."""
-    if type(x) is np.ndarray:  # (the common case)
+    if type(x) is _ndarray:  # (the common case)
         value = x
     elif isinstance(x, Tracer):
         value = x
@@ -57,7 +60,7 @@ def _dtype(x):
 
 def _frozen(v):
     """A read-only view of an array the tape may hold (results behave as immutable, as in JAX)."""
-    if type(v) is np.ndarray:
+    if type(v) is _ndarray:
         v = v.view()
         v.flags.writeable = False
     return v
@@ -273,7 +276,7 @@ def value_and_grad_leaves(fun, leaves, has_aux, check_out):
         if g is None:
             g = np.zeros(_shape(x), dtype=dtype if _is_float(dtype) else np.float64)
         g = own(g, seen)
-        if type(g) is np.ndarray and g.dtype != dtype and _is_float(dtype):
+        if type(g) is _ndarray and g.dtype != dtype and _is_float(dtype):
             g = g.astype(dtype)
         grads.append(g)
     for leaf in reached:  # leaves of this level that are not inputs keep nothing either

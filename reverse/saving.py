@@ -24,6 +24,9 @@ from dualad.ops import Tracer
 
 __all__ = ["Meta", "SavePlan", "plan_for", "trim"]
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+
 
 class Meta:
     """Stands in for an array the tape did not keep: its shape and dtype, nothing else.
@@ -64,7 +67,7 @@ MIN_DROP_BYTES = 4096
 
 def meta_of(v):
     """A :class:`Meta` for ``v`` when dropping ``v`` frees memory, else ``v`` itself."""
-    if type(v) is np.ndarray:
+    if type(v) is _ndarray:
         return Meta(v.shape, v.dtype) if v.nbytes >= MIN_DROP_BYTES else v
     if isinstance(v, Tracer):
         return Meta(v.shape, v.dtype)

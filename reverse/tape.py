@@ -52,6 +52,10 @@ __all__ = ["Node", "Port", "node_keys", "sweep", "sum_to", "sum_product_to", "ow
 #: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
 node_keys = itertools.count(0, -1)
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+_generic = np.generic
+
 
 class Node:
     """One recorded op: what its VJP rules need and where their results go.
@@ -285,12 +289,12 @@ def sum_to(g, shape):
     """Sum the cotangent ``g`` (no lane axis) down to ``shape``: broadcasting undone."""
     gs = tuple(g.shape)
     shape = tuple(shape)
-    if not shape and type(g) is np.ndarray:  # a scalar argument: everything summed
+    if not shape and type(g) is _ndarray:  # a scalar argument: everything summed
         return g.sum()
     extra = len(gs) - len(shape)
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and gs[extra + i] != 1)
-    if type(g) is np.ndarray:  # methods: np.sum/np.reshape cost microseconds in dispatch
+    if type(g) is _ndarray:  # methods: np.sum/np.reshape cost microseconds in dispatch
         return (g.sum(axis=axes) if axes else g).reshape(shape)
     if axes:
         g = np.sum(g, axis=axes)
@@ -302,7 +306,7 @@ def sum_product_to(g, d, shape):
     an array: ``x * s``, ``x / s``) and ``g`` and ``d`` are arrays of one shape, that is their
     dot product: one pass and no temporary the size of ``g`` (no conjugation: the VJP is the
     transpose of the JVP)."""
-    if not shape and type(g) is np.ndarray and type(d) is np.ndarray and g.shape == d.shape:
+    if not shape and type(g) is _ndarray and type(d) is _ndarray and g.shape == d.shape:
         # (the method: np.dot's dispatch costs half as much again)
         return g.dot(d) if g.ndim == 1 else g.ravel().dot(d.ravel())
     return sum_to(g * d, shape)
@@ -382,7 +386,7 @@ def own(g, seen):
     writable and must not alias one another, so those are copied. A view of an array nobody
     else got (the lane axis dropped from a rule's fresh result) is kept as it is.
     """
-    if type(g) is np.ndarray:
+    if type(g) is _ndarray:
         base = g.base
         if not g.flags.writeable or id(g) in seen or base is not None and id(base) in seen:
             g = g.copy()
@@ -391,7 +395,7 @@ def own(g, seen):
         if base is not None:
             seen.add(id(base))
         return g
-    if isinstance(g, np.generic):
+    if isinstance(g, _generic):
         return np.asarray(g)
     return g
 

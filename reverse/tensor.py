@@ -45,10 +45,15 @@ _new = object.__new__
 _plans: dict = {}  # Primitive -> SavePlan, a local copy of reverse.saving's cache (hot path)
 _next_key = node_keys.__next__
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+_np_copy = np.copy
+_dtype = np.dtype
+
 
 def _is_float(dtype):
     """Floating or complex (a tenth of the cost of np.issubdtype(dtype, np.inexact))."""
-    return np.dtype(dtype).kind in "fc"
+    return _dtype(dtype).kind in "fc"
 
 
 class Tensor(ArrayProtocol):
@@ -317,7 +322,7 @@ class Tensor(ArrayProtocol):
                     plan = _plan(prim)
                 saved = ans
                 if plan.trims:
-                    if type(ans) is np.ndarray:
+                    if type(ans) is _ndarray:
                         small = ans.nbytes < MIN_DROP_BYTES
                     else:  # a NumPy scalar (small), or a tracer when modes nest
                         small = not isinstance(ans, Tracer)
@@ -385,7 +390,7 @@ class Tensor(ArrayProtocol):
         """
         if self._state == _EXPOSED:
             v = self._value
-            if type(v) is np.ndarray:
+            if type(v) is _ndarray:
                 v.flags.writeable = False
         self._state = _SHARED
 
@@ -452,7 +457,7 @@ class Tensor(ArrayProtocol):
                 if new is not None:
                     g = hook_result(new, g)
         g = own(g, seen)
-        if type(g) is np.ndarray:
+        if type(g) is _ndarray:
             dtype = self._value.dtype
             if g.dtype != dtype and _is_float(dtype):
                 g = g.astype(dtype)
@@ -603,7 +608,7 @@ class Tensor(ArrayProtocol):
 
     def __array_function__(self, func, types, args, kwargs):
         front = FUNCTION_RULES.get(func)
-        if front is not None and func is not np.copy:
+        if front is not None and func is not _np_copy:
             return front(*args, **kwargs)
         if func is np.copy and args and isinstance(args[0], Tensor):
             return args[0].copy()  # NumPy's copy is a new array, never an alias

@@ -37,6 +37,10 @@ __all__ = [
     "qualname", "mark_identity", "is_identity",
 ]
 
+# NumPy's module defines __getattr__, so CPython 3.11 cannot specialize ``np.X`` lookups
+# (each costs a dict search, ~45 ns): the hot paths below use module-level names.
+_ndarray = np.ndarray
+
 # ---------------------------------------------------------------------------------------------
 # registries: NumPy callable -> how a tracer handles it
 # ---------------------------------------------------------------------------------------------
@@ -251,7 +255,7 @@ def unbroadcast(g, shape):
     extra = len(gs) - len(shape)
     axes = tuple(range(1, 1 + extra)) + tuple(
         1 + extra + i for i, n in enumerate(shape) if n == 1 and gs[extra + i] != 1)
-    if type(g) is np.ndarray:  # methods: np.sum/np.reshape cost microseconds in dispatch
+    if type(g) is _ndarray:  # methods: np.sum/np.reshape cost microseconds in dispatch
         return (g.sum(axis=axes) if axes else g).reshape((g.shape[0],) + shape)
     if axes:
         g = np.sum(g, axis=axes)
@@ -331,8 +335,9 @@ def elementwise(name, impl, *derivs):
                     return general(tangents, ans, x, y)
                 a = scale(t0, d0) if d0.__class__ is float else t0 * d0(ans, x, y)
                 b = scale(t1, d1) if d1.__class__ is float else t1 * d1(ans, x, y)
-                if a.__class__ is np.ndarray and a.size >= INPLACE_MIN_SIZE and a is not t0 \
-                        and b.__class__ is np.ndarray and a.dtype == b.dtype:
+                if ans.__class__ is _ndarray and a.__class__ is _ndarray and \
+                        a.size >= INPLACE_MIN_SIZE and a is not t0 and \
+                        b.__class__ is _ndarray and a.dtype == b.dtype:
                     # a is a fresh product of the output's shape and dtype: add into it, one
                     # K-lane temporary less (with many lanes they run to megabytes, and on this
                     # kind of machine every fresh megabyte costs page faults)

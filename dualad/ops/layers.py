@@ -34,6 +34,11 @@ from .special import softmax as _softmax
 
 __all__ = ["linear", "softmax_cross_entropy", "linear_p", "softmax_cross_entropy_p"]
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+_generic = np.generic
+_intp = np.intp
+
 REDUCTIONS = ("mean", "sum", "none")
 
 # reductions as ufunc methods: ndarray.sum/.max go through a Python-level wrapper first
@@ -57,8 +62,8 @@ def _linear_shape_error(xs, ws, bs):
 
 
 def _linear_impl(x, w, b=None):
-    if type(x) is not np.ndarray or type(w) is not np.ndarray or (
-            b is not None and type(b) is not np.ndarray):
+    if type(x) is not _ndarray or type(w) is not _ndarray or (
+            b is not None and type(b) is not _ndarray):
         if isinstance(x, Tracer) or isinstance(w, Tracer) or isinstance(b, Tracer):
             # a lower-level tracer: let its own level process the op
             return linear_p.bind(x, w) if b is None else linear_p.bind(x, w, b)
@@ -103,7 +108,7 @@ def _linear_jvp(tangents, ans, x, w, b=None):
 
 def _linear_vjp(i, g, ans, x, w, b=None):
     """``gx = g w``, ``gw = gᵀ x`` and ``gb = Σ g``, the leading axes folded into GEMM rows."""
-    if type(g) is np.ndarray and type(x) is np.ndarray and type(w) is np.ndarray:
+    if type(g) is _ndarray and type(x) is _ndarray and type(w) is _ndarray:
         gs = g.shape
         if len(gs) == 3 and gs[0] == 1:  # the usual case, spelled out: one direction, 2-d x
             if i == 0:
@@ -127,7 +132,7 @@ def _linear_vjp(i, g, ans, x, w, b=None):
     if len(gs) == 2:  # a 1-d input: the bias's cotangent is g itself
         return g
     g3 = g.reshape(k, m, n_out)
-    return _add(g3, axis=1) if type(g3) is np.ndarray else g3.sum(axis=1)
+    return _add(g3, axis=1) if type(g3) is _ndarray else g3.sum(axis=1)
 
 
 linear_p = Primitive("dualad.linear", _linear_impl, jvp=_linear_jvp, vjp=_linear_vjp)
@@ -217,9 +222,9 @@ def _ce_loss(logits, labels, reduction, guard):
 
 def _finite(ans):
     """Whether the loss ``ans`` is finite (False: unknown, or not)."""
-    if isinstance(ans, np.generic):
+    if isinstance(ans, _generic):
         return math.isfinite(ans)
-    if type(ans) is np.ndarray:
+    if type(ans) is _ndarray:
         return math.isfinite(_add(ans, axis=None))
     return False
 
@@ -229,7 +234,7 @@ def _ce_impl(logits, *, labels, reduction, workspace=None):
         return softmax_cross_entropy_p.bind(logits, labels=labels, reduction=reduction,
                                             workspace=workspace)
     given = logits
-    if type(logits) is not np.ndarray:
+    if type(logits) is not _ndarray:
         logits = np.asarray(logits)
     _check_reduction(reduction)
     if logits.ndim != 2 or np.shape(labels) != logits.shape[:1]:
@@ -249,7 +254,7 @@ def _ce_impl(logits, *, labels, reduction, workspace=None):
 
 def _indices(labels):
     """``labels`` as an ``intp`` array: added to the row offsets, uint64 would give floats."""
-    if type(labels) is not np.ndarray or labels.dtype != np.intp:
+    if type(labels) is not _ndarray or labels.dtype != _intp:
         labels = np.asarray(labels).astype(np.intp)
     return labels
 
@@ -277,7 +282,7 @@ def _scaled_residual(logits, labels, scale, guard, saved=None):
     e *= scale / s  # the scale joins the (N, 1) normalizers, not the (N, C) array
     flat = e.reshape(-1)
     # (flat: a quarter of the cost of e[rows, labels])
-    flat[starts + _indices(labels)] -= scale.reshape(-1) if type(scale) is np.ndarray else scale
+    flat[starts + _indices(labels)] -= scale.reshape(-1) if type(scale) is _ndarray else scale
     return e
 
 
@@ -288,7 +293,7 @@ def _onehot(labels, n_classes, dtype):
 
 def _residual(logits, labels, ans, workspace):
     """``softmax(logits) − onehot(labels)`` for an ndarray or a tracer."""
-    if type(logits) is np.ndarray:
+    if type(logits) is _ndarray:
         return _scaled_residual(logits, labels, 1.0, not _finite(ans), _take(workspace, logits))
     return _softmax(logits, 1) - _onehot(labels, shape_of(logits)[1], logits.dtype)
 
@@ -312,7 +317,7 @@ def _ce_vjp(i, g, ans, logits, *, labels, reduction, workspace=None):
     else:
         scale = g if reduction == "sum" else g * (1.0 / max(n, 1))
         scale = scale.reshape((k, 1, 1))
-    if k == 1 and type(logits) is np.ndarray and type(g) is np.ndarray:
+    if k == 1 and type(logits) is _ndarray and type(g) is _ndarray:
         # one direction: the scale folded into the softmax's normalization
         q = _scaled_residual(logits, labels, scale[0], not _finite(ans),
                              _take(workspace, logits))

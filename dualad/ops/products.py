@@ -21,6 +21,9 @@ from .core import (UFUNC_RULES, Primitive, Tracer, align, implements, is_identit
                    shape_of, unbroadcast)
 from .shape import astype, getitem_p
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+
 __all__ = ["matmul_p", "einsum_p", "vecdot_p", "matvec_p", "vecmat_p"]
 
 
@@ -137,7 +140,7 @@ def _matmul_vjp_plain(i, g, ans, a, b):
     """:func:`_matmul_vjp` for one cotangent without the lane axis: vectors and matrices of
     plain arrays take one product each (the lane rule's reshapes cost more than the product on
     small arrays); the rest goes through the lane rule."""
-    if type(a) is np.ndarray and type(b) is np.ndarray and not isinstance(g, Tracer):
+    if type(a) is _ndarray and type(b) is _ndarray and not isinstance(g, Tracer):
         nda = a.ndim
         ndb = b.ndim
         if ndb == 1:

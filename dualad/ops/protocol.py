@@ -24,6 +24,9 @@ _pow = UFUNC_RULES[np.power]
 _neg = UFUNC_RULES[np.negative]
 _NO_KWARGS: dict = {}
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_np_matmul = np.matmul
+
 
 class ArrayProtocol(Tracer):
     """Operators, NumPy protocols and ndarray-like methods, written once for all tracers.
@@ -197,7 +200,7 @@ class ArrayProtocol(Tracer):
         return np.absolute(self)
 
     def __matmul__(self, o):
-        mm = UFUNC_RULES[np.matmul]  # (registered by .products, imported after this module)
+        mm = UFUNC_RULES[_np_matmul]  # (registered by .products, imported after this module)
         if isinstance(o, Tracer) and o._level > self._level:
             return o._process(mm, (self, o), _NO_KWARGS)
         return self._process(mm, (self, o), _NO_KWARGS)

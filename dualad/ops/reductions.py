@@ -35,6 +35,12 @@ def normalize_axes(axis, nd):
 
 _add_reduce = np.add.reduce
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+_ARRAY_TYPES = (np.ndarray, np.generic)
+_empty = np.empty
+_NoValue = np._NoValue
+
 
 def _kept_shape(xshape, axes):
     return tuple(1 if n in axes else d for n, d in enumerate(xshape))
@@ -72,7 +78,7 @@ def _check_unsupported(name, out=None, where=True, initial=np._NoValue, dtype=No
 # ---------------------------------------------------------------------------------------------
 
 def _sum_impl(x, axis, keepdims):
-    if type(x) is np.ndarray:  # the ufunc's reduce: no Python-level layer of np.sum or .sum
+    if type(x) is _ndarray:  # the ufunc's reduce: no Python-level layer of np.sum or .sum
         return _add_reduce(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
@@ -81,8 +87,8 @@ def _sum_vjp_plain(i, g, ans, x, axis, keepdims):
     """The sum's VJP for one cotangent without the lane axis: a full sum (``np.sum(x)``, the
     usual loss) fills an array with the one number; the rest goes through the lane rule."""
     xshape = shape_of(x)
-    if not keepdims and len(axis) == len(xshape) and isinstance(g, (np.ndarray, np.generic)):
-        out = np.empty(xshape, dtype=g.dtype)
+    if not keepdims and len(axis) == len(xshape) and isinstance(g, _ARRAY_TYPES):
+        out = _empty(xshape, dtype=g.dtype)
         out.fill(g)
         return out
     return _expand(g[None], xshape, axis, keepdims)[0]
@@ -98,7 +104,7 @@ sum_p = Primitive(
 
 @implements(np.sum)
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue, where=True):
-    if out is not None or where is not True or initial is not np._NoValue:
+    if out is not None or where is not True or initial is not _NoValue:
         _check_unsupported("sum", out, where, initial)
     r = sum_p.bind(a, axis=normalize_axes(axis, ndim_of(a)), keepdims=bool(keepdims))
     return r if dtype is None else r.astype(dtype)

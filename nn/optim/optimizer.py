@@ -28,6 +28,9 @@ from dualad.ops import Tracer
 
 __all__ = ["Optimizer", "required"]
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+
 
 class _Required:
     """Marker for a hyperparameter without a default (PyTorch's ``required``)."""
@@ -172,7 +175,7 @@ class Optimizer:
                 g = p.grad
                 if g is None:
                     continue
-                if g.__class__ is not np.ndarray:
+                if g.__class__ is not _ndarray:
                     g = _grad_value(g)
                 if maximize:  # every torch.optim algorithm maximizes by negating the gradient
                     g = -g

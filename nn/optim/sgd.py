@@ -12,6 +12,10 @@ from .optimizer import Optimizer, check
 
 __all__ = ["SGD", "sgd_update"]
 
+# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
+_ndarray = np.ndarray
+_subtract = np.subtract
+
 
 def sgd_update(param, grad, state, *, lr, momentum, dampening, weight_decay, nesterov):
     """One SGD step (``torch.optim.SGD``'s rule), pure: returns ``(new_param, new_state)``.
@@ -37,12 +41,12 @@ def sgd_update(param, grad, state, *, lr, momentum, dampening, weight_decay, nes
 
 def _descend(param, grad, lr):
     """``θ − γg``, computed into the fresh array ``γg``: one allocation, no input written to."""
-    if type(param) is np.ndarray and type(grad) is np.ndarray and grad.dtype == param.dtype \
+    if type(param) is _ndarray and type(grad) is _ndarray and grad.dtype == param.dtype \
             and type(lr) is float:
         step = grad * lr  # a Python float takes the array's dtype: the same product, sooner
     else:
         step = np.multiply(grad, lr, dtype=np.result_type(param, grad))
-    return np.subtract(param, step, out=step)
+    return _subtract(param, step, out=step)
 
 
 class SGD(Optimizer):
