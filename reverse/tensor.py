@@ -49,6 +49,7 @@ _next_key = node_keys.__next__
 _ndarray = np.ndarray
 _np_copy = np.copy
 _dtype = np.dtype
+_mode = MODE.get  # (bound once: a method lookup on the ContextVar is not specialized)
 
 
 def _is_float(dtype):
@@ -283,7 +284,9 @@ class Tensor(ArrayProtocol):
                     vb = b
             else:
                 vb = b
-            ans = prim.impl(va, vb, **kwargs) if kwargs else prim.impl(va, vb)
+            impl = prim.impl  # (a slot read, then a call: prim.impl(...) is an unspecializable
+            # method lookup in CPython 3.11)
+            ans = impl(va, vb, **kwargs) if kwargs else impl(va, vb)
             needed = ea is not None or eb is not None
             n = 2
             rest = erest = None
@@ -295,7 +298,8 @@ class Tensor(ArrayProtocol):
             ea = (self if self._node is None else self._node) if needed else None
             n = 1
             vb = eb = rest = erest = None
-            ans = prim.impl(va, **kwargs) if kwargs else prim.impl(va)
+            impl = prim.impl
+            ans = impl(va, **kwargs) if kwargs else impl(va)
         else:
             vals, edges = self._split(args)
             needed = edges is not None
@@ -312,7 +316,7 @@ class Tensor(ArrayProtocol):
             return ans
         node = None
         if needed:
-            mode = MODE.get()
+            mode = _mode()
             if mode == GRAD or mode & GRAD:  # record (the hot path: == is the cheaper test)
                 if prim.vjp is None:
                     raise TypeError(f"no VJP rule for {prim.name}")
