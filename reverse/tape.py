@@ -204,11 +204,14 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                             raise NotImplementedError(f"{prim.name}: the derivative with respect "
                                                       f"to argument {i} is not implemented")
                         else:  # (spelled out: a call without *args is cheaper)
-                            dv = d(ans, a0, a1) if n == 2 else d(ans, a0)
-                            shape = (a1 if i else a0).shape
-                            # g has the answer's shape: it differs only for a broadcast argument
-                            ct = g * dv if g.shape == shape else sum_product_to(g, dv, shape)
-                            dv = None
+                            if n == 2:
+                                dv = d(ans, a0, a1)
+                                shape = (a1 if i else a0).shape
+                                # g has the answer's shape: only a broadcast argument differs
+                                ct = g * dv if g.shape == shape else sum_product_to(g, dv, shape)
+                                dv = None
+                            else:  # one argument: never broadcast
+                                ct = g * d(ans, a0)
                     # _send, inlined
                     if type(target) is Node:
                         prev = target.gout

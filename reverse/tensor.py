@@ -43,13 +43,15 @@ _EXPOSED = 2   # the user holds it (through .data or the constructor): freeze it
 _pos = UFUNC_RULES[np.positive]
 _new = object.__new__
 _plans: dict = {}  # Primitive -> SavePlan, a local copy of reverse.saving's cache (hot path)
-_next_key = node_keys.__next__
 
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
 _ndarray = np.ndarray
 _np_copy = np.copy
 _dtype = np.dtype
-_mode = MODE.get  # (bound once: a method lookup on the ContextVar is not specialized)
+# (bound once: CPython 3.11 does not specialize a method looked up on a global object)
+_mode = MODE.get
+_ufunc_rule = UFUNC_RULES.get
+_function_rule = FUNCTION_RULES.get
 
 
 def _is_float(dtype):
@@ -349,7 +351,7 @@ class Tensor(ArrayProtocol):
                 node.e0 = ea
                 node.e1 = eb
                 node.erest = erest
-                node.key = _next_key()
+                node.key = next(node_keys)
                 node.gout = None
                 node.hooks = None
                 node.trace = None if mode == GRAD or not mode & ANOMALY else where_recorded()
@@ -594,7 +596,7 @@ class Tensor(ArrayProtocol):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if not kwargs and method == "__call__":  # np.log(x): straight to the entry
-            prim = UFUNC_RULES.get(ufunc)
+            prim = _ufunc_rule(ufunc)
             if prim is not None:
                 if len(inputs) == 1:  # (NumPy asks the only input: self)
                     return self._process(prim, inputs, kwargs)
@@ -611,7 +613,7 @@ class Tensor(ArrayProtocol):
         return out[0]
 
     def __array_function__(self, func, types, args, kwargs):
-        front = FUNCTION_RULES.get(func)
+        front = _function_rule(func)
         if front is not None and func is not _np_copy:
             return front(*args, **kwargs)
         if func is np.copy and args and isinstance(args[0], Tensor):

@@ -26,6 +26,9 @@ _NO_KWARGS: dict = {}
 
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
 _np_matmul = np.matmul
+# (bound once: CPython 3.11 does not specialize a method looked up on a global object)
+_ufunc_rule = UFUNC_RULES.get
+_function_rule = FUNCTION_RULES.get
 
 
 class ArrayProtocol(Tracer):
@@ -42,7 +45,7 @@ class ArrayProtocol(Tracer):
     # -- NumPy protocols ------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if not kwargs and method == "__call__":  # np.log(x): the common case, checked first
-            prim = UFUNC_RULES.get(ufunc)
+            prim = _ufunc_rule(ufunc)
             if prim is not None:
                 return prim.bind(*inputs)
         if method != "__call__":
@@ -63,7 +66,7 @@ class ArrayProtocol(Tracer):
         return out if dtype is None else out.astype(dtype)
 
     def __array_function__(self, func, types, args, kwargs):
-        front = FUNCTION_RULES.get(func)
+        front = _function_rule(func)
         if front is None:
             raise TypeError(f"no {self._rule_kind} rule for {qualname(func)}")
         return front(*args, **kwargs)
