@@ -37,7 +37,7 @@ def _input_leaf(x, level):
         value = np.asarray(x)
     else:
         return None  # Python ints and bools, None, strings...: passed through as constants
-    if value.dtype.kind not in "fc":
+    if not _is_float(value.dtype):
         return None
     t = Tensor._wrap(value, level, None)
     t._requires_grad = True
@@ -152,7 +152,7 @@ def _lane_cotangent(ct, shape, dtype, lanes, n):
     if gshape != shape:
         raise ValueError(f"vjp_fn: cotangent {n} has shape {gshape} but the output has shape "
                          f"{shape} (pass lanes=True for a leading axis of K cotangents)")
-    if not gshape and type(g) is np.ndarray:
+    if not gshape and type(g) is _ndarray:
         return g[()]  # a NumPy scalar: arithmetic on it costs a tenth of a 0-d array's
     return g
 
@@ -260,7 +260,7 @@ def value_and_grad_leaves(fun, leaves, has_aux, check_out):
         dtype = out.dtype
         one = _ONES.get(dtype)
         if one is None:
-            one = _ONES[dtype] = (dtype if dtype.kind in "fc" else np.dtype(np.float64)).type(1)
+            one = _ONES[dtype] = (dtype if _is_float(dtype) else np.dtype(np.float64)).type(1)
         reached = sweep([(target, one)], False, False, bool(MODE.get() & ANOMALY), level,
                         lanes=False)
     grads = []

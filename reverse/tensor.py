@@ -197,27 +197,14 @@ class Tensor(ArrayProtocol):
     def _aval(self):
         return self._value
 
-    # (the value's own attributes: ArrayProtocol's generic forms cost two calls more)
+    # (read off the value: ArrayProtocol's forms go through _aval(), a call more)
     @property
     def shape(self):
-        try:
-            return self._value.shape
-        except AttributeError:  # a Python number
-            return np.shape(self._value)
-
-    @property
-    def ndim(self):
-        try:
-            return self._value.ndim
-        except AttributeError:
-            return np.ndim(self._value)
+        return shape_of(self._value)
 
     @property
     def dtype(self):
-        try:
-            return self._value.dtype
-        except AttributeError:
-            return np.result_type(self._value)
+        return self._value.dtype
 
     def _plain_value(self):
         v = self._value
@@ -616,7 +603,7 @@ class Tensor(ArrayProtocol):
         front = _function_rule(func)
         if front is not None and func is not _np_copy:
             return front(*args, **kwargs)
-        if func is np.copy and args and isinstance(args[0], Tensor):
+        if func is _np_copy and args and isinstance(args[0], Tensor):
             return args[0].copy()  # NumPy's copy is a new array, never an alias
         return _protocol_function(self, func, types, args, kwargs)
 

@@ -146,8 +146,8 @@ BINARY = {
     np.add: (_one, _one),
     np.subtract: (_one, _minus_one),
     np.multiply: (lambda ans, x, y: y, lambda ans, x, y: x),
-    np.divide: (lambda ans, x, y: 1.0 / y, lambda ans, x, y: ans / -y),  # (-y: a scalar y is
-    # negated once, not the array ans)
+    # (ans / -y rather than -ans / y: a scalar y is negated once, not the array ans)
+    np.divide: (lambda ans, x, y: 1.0 / y, lambda ans, x, y: ans / -y),
     np.power: (_power_dbase, _power_dexp),
     np.float_power: (_power_dbase, _power_dexp),
     np.maximum: _extremum_partials(np.greater, nan_aware=False),

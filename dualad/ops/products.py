@@ -79,7 +79,7 @@ def _lane_left(t, b, nda, ndb, ans_shape):
     """``t @ b`` for a lane-carrying ``t`` of shape ``(K, *shape(a))``: ``(K, *ans_shape)``."""
     k = shape_of(t)[0]
     if nda == 1:
-        if ndb == 2 and is_identity(t) and type(b) is np.ndarray:  # I @ b is b
+        if ndb == 2 and is_identity(t) and type(b) is _ndarray:  # I @ b is b
             return b.astype(np.result_type(t, b), order="K")  # (a copy: never alias b)
         r = np.matmul(t, b)  # the lanes are the rows of a (K, k) matrix
         return r if ndb <= 2 else np.moveaxis(r, -2, 0)
@@ -96,7 +96,7 @@ def _lane_right(a, t, nda, ndb, ans_shape):
         if nda == 1:
             return np.matmul(t, a)
         # a @ t_κ for every lane κ is the row block t @ aᵀ: one GEMM over all rows of a
-        if nda == 2 and is_identity(t) and type(a) is np.ndarray:  # I @ aᵀ is aᵀ
+        if nda == 2 and is_identity(t) and type(a) is _ndarray:  # I @ aᵀ is aᵀ
             return a.T.astype(np.result_type(t, a), order="K")  # (a copy: never alias a)
         sa = shape_of(a)
         r = np.matmul(t, _mT(_reshape(a, (_prod(sa[:-1]), sa[-1]))))
