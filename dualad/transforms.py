@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from . import parallel
 from .dual import DualArray
 from .ops import Tracer, mark_identity, new_level
 from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
@@ -263,8 +264,9 @@ def jvp(f, primals, tangents, lanes=False):
     return tree_unflatten(o_def, out_p), tree_unflatten(o_def, out_t)
 
 
-def _chunks(n, m_bytes_per_lane, chunk, fname):
-    """Split ``n`` lanes into the fewest equal chunks that keep the lanes under the budget."""
+def _chunks(n, m_bytes_per_lane, chunk, fname, executor=None):
+    """Split ``n`` lanes into the fewest equal chunks that keep the lanes under the budget
+    (with an executor: enough chunks for its workers, :func:`dualad.parallel.block_size`)."""
     if chunk is not None:
         if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
             raise ValueError(f"{fname}: chunk must be a positive int or None, got {chunk!r}")
@@ -272,6 +274,8 @@ def _chunks(n, m_bytes_per_lane, chunk, fname):
     else:
         count = max(1, math.ceil(n * m_bytes_per_lane / MEMORY_BUDGET))
         size = max(1, math.ceil(n / count))
+        if executor is not None:
+            size = parallel.block_size(n, size, executor)
     return [(a, min(a + size, n)) for a in range(0, n, size)]
 
 
@@ -305,27 +309,48 @@ def _fwd_blocks(rows, spec, out_shape):
     return blocks
 
 
-def _forward_jacobian(f, spec, chunk, has_aux, fname):
-    """Run the lane passes; returns ``(out_tree, jac_tree, aux)``."""
+def _forward_block(f, spec, a, b, has_aux, fname, first):
+    """One lane pass, lanes ``a:b``: ``(head, tangents)`` with the output tangent rows of each
+    output leaf; ``head`` is ``(o_def, out leaves, aux)`` for the ``first`` block, else None."""
     dtype = spec.dtype()
-    itemsize = np.dtype(dtype).itemsize
-    shapes = [tuple(x.shape) for x in spec.leaves]
+    level = new_level()
+    seeds = _identity_lanes(a, b, spec.sizes, spec.offsets, [tuple(x.shape) for x in spec.leaves],
+                            dtype)
+    res = spec.call(f, _seed(spec.leaves, seeds, level, True))
+    res, aux_c = _split_aux(fname, res, has_aux)
+    o_leaves, o_def = tree_flatten(res)
+    pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
+    tangents = [t for _, t in pairs]
+    if not first:
+        return None, tangents
+    out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
+    return (o_def, out, _plain_tree(aux_c, level) if has_aux else None), tangents
+
+
+def _jacfwd_task(f, args, argnums, has_aux, a, b):
+    """A worker's block of :func:`jacfwd` (module level, so that it pickles by name)."""
+    return _forward_block(f, _Args("jacfwd", args, argnums), a, b, has_aux, "jacfwd", a == 0)
+
+
+def _forward_jacobian(f, spec, chunk, has_aux, fname, executor=None, progress=None):
+    """Run the lane passes; returns ``(out_tree, jac_tree, aux)``."""
+    itemsize = np.dtype(spec.dtype()).itemsize
     # the input lanes and a working set as large again: the outputs' lanes are the Jacobian
-    chunks = _chunks(spec.n, 2 * itemsize * spec.n, chunk, fname) if spec.n else [(0, 0)]
-    per_out = None
-    out = aux = o_def = None
-    for a, b in chunks:
-        level = new_level()
-        seeds = _identity_lanes(a, b, spec.sizes, spec.offsets, shapes, dtype)
-        res = spec.call(f, _seed(spec.leaves, seeds, level, True))
-        res, aux_c = _split_aux(fname, res, has_aux)
-        o_leaves, o_def = tree_flatten(res)
-        pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
-        if per_out is None:
-            per_out = [[] for _ in pairs]
-            out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
-            aux = _plain_tree(aux_c, level) if has_aux else None
-        for acc, (_, t) in zip(per_out, pairs):
+    chunks = _chunks(spec.n, 2 * itemsize * spec.n, chunk, fname, executor) if spec.n else [(0, 0)]
+    if executor is not None:
+        _plain_args(fname, spec.args)
+        payload = (f, spec.args, spec.nums[0] if spec.single else spec.nums, has_aux)
+        results = parallel.run_blocks(executor, _jacfwd_task, payload, chunks, progress, fname)
+    else:
+        shown = parallel.Progress(progress, len(chunks), fname) if progress else None
+        results = []
+        for a, b in chunks:
+            results.append(_forward_block(f, spec, a, b, has_aux, fname, not results))
+            if shown is not None:
+                shown.step()
+    (o_def, out, aux), per_out = results[0][0], [[] for _ in results[0][1]]
+    for _, tangents in results:
+        for acc, t in zip(per_out, tangents):
             acc.append(t)
     jacs = []
     for acc, o in zip(per_out, out):
@@ -336,7 +361,16 @@ def _forward_jacobian(f, spec, chunk, has_aux, fname):
     return tree_unflatten(o_def, out), tree_unflatten(o_def, jacs), aux
 
 
-def jacfwd(f, argnums=0, chunk=None, has_aux=False):
+def _plain_args(fname, args):
+    leaves, _ = tree_flatten(tuple(args))
+    if any(isinstance(x, Tracer) for x in leaves):
+        raise NotImplementedError(
+            f"{fname}: executor= needs plain array arguments; it cannot run inside another "
+            f"transform (its traced values cannot be sent to workers). Take the Jacobian on "
+            f"workers outermost, or drop executor= here")
+
+
+def jacfwd(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=False):
     """Jacobian of ``f`` by forward mode: identity directions pushed as DualArray lanes.
 
     ``chunk`` bounds the lanes per pass; ``None`` means all at once unless the lanes would
@@ -344,11 +378,22 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False):
     shape ``out.shape + x.shape`` for each output leaf and each differentiated argument leaf,
     arranged as the output pytree of the arguments' pytree (a tuple of them for a tuple
     ``argnums``).
+
+    ``executor``: a :class:`concurrent.futures.Executor` (process or thread pool, or Dask's
+    ``Client.get_executor()``) that computes the chunks on its workers, see
+    :mod:`dualad.parallel`; the result is bitwise the serial one for the same ``chunk``. With an
+    executor, ``chunk=None`` cuts two blocks per worker (:data:`~dualad.parallel.DEFAULT_BLOCKS`
+    when the executor does not tell its worker count). ``f`` must be picklable for a process
+    pool (defined at module level). ``progress``: ``True`` draws blocks done / total on stderr,
+    a callable is called with ``(done, total)``.
     """
+    if executor is not None:
+        parallel.check_executor(executor, "jacfwd")
+
     @functools.wraps(f)
     def jac_fn(*args):
         spec = _Args("jacfwd", args, argnums)
-        out, jac, aux = _forward_jacobian(f, spec, chunk, has_aux, "jacfwd")
+        out, jac, aux = _forward_jacobian(f, spec, chunk, has_aux, "jacfwd", executor, progress)
         return (jac, aux) if has_aux else jac
     return jac_fn
 
@@ -445,46 +490,89 @@ def _rev_blocks(rows, spec, out_shape):
             for r, leaf in zip(rows, spec.leaves)]
 
 
-def jacrev(f, argnums=0, chunk=None, has_aux=False):
+class _Outputs:
+    """Sizes, offsets and shapes of f's output leaves: what cuts and lays out cotangent lanes."""
+
+    def __init__(self, leaves, treedef):
+        self.treedef = treedef
+        self.shapes = [tuple(x.shape) for x in leaves]
+        self.sizes = [math.prod(s) for s in self.shapes]
+        self.offsets = np.cumsum([0] + self.sizes)[:-1].tolist()
+        self.m = sum(self.sizes)
+
+
+def _reverse_block(vjp_fn, outs, dtype, a, b):
+    """Cotangent lanes ``a:b`` swept through ``vjp_fn``: one ``(b - a, *leaf.shape)`` row block
+    per differentiated leaf."""
+    cots = _identity_lanes(a, b, outs.sizes, outs.offsets, outs.shapes, dtype)
+    if b - a == 1:  # one cotangent (a scalar f): the plain sweep, lane axis added after
+        grads = vjp_fn(tree_unflatten(outs.treedef, [c[0] for c in cots]))
+        return [g[None] if type(g) is np.ndarray else np.expand_dims(g, 0) for g in grads]
+    return list(vjp_fn(tree_unflatten(outs.treedef, cots), lanes=True))
+
+
+def _jacrev_task(f, args, argnums, has_aux, outs, a, b):
+    """A worker's block of :func:`jacrev`: its own tape of ``f``, swept for lanes ``a:b``."""
+    spec = _Args("jacrev", args, argnums)
+    res = _reverse().vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves,
+                         has_aux=has_aux)
+    return _reverse_block(res[1], outs, spec.dtype(), a, b)
+
+
+def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=False):
     """Jacobian of ``f`` by reverse mode: one tape, identity cotangents swept as lanes.
 
     ``chunk`` bounds the cotangent lanes per sweep (``None``: all at once within
     :data:`MEMORY_BUDGET`). Shapes and structure as :func:`jacfwd`.
+
+    ``executor`` and ``progress`` as for :func:`jacfwd`. With an executor, ``f`` is evaluated
+    once here (to learn its outputs) and each worker records its own tape of ``f`` and sweeps
+    its block of output rows.
     """
+    if executor is not None:
+        parallel.check_executor(executor, "jacrev")
+
     @functools.wraps(f)
     def jac_fn(*args):
-        rv = _reverse()
         spec = _Args("jacrev", args, argnums)
-        res = rv.vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves, has_aux=has_aux)
-        out, vjp_fn = res[0], res[1]
+        dtype = spec.dtype()
+        if executor is None:
+            res = _reverse().vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves,
+                                 has_aux=has_aux)
+            out, vjp_fn, aux = res[0], res[1], (res[2] if has_aux else None)
+        else:
+            _plain_args("jacrev", args)
+            out, aux = _split_aux("jacrev", spec.call(f, spec.leaves), has_aux)
         o_leaves, o_def = tree_flatten(out)
         o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]
-        o_sizes = [x.size for x in o_leaves]
-        m = sum(o_sizes)
-        o_offsets = np.cumsum([0] + o_sizes)[:-1].tolist()
-        dtype = spec.dtype()
-        itemsize = np.dtype(dtype).itemsize
-        rows = [[] for _ in spec.leaves]
-        for a, b in (_chunks(m, 2 * itemsize * m, chunk, "jacrev") if m else []):
-            cots = _identity_lanes(a, b, o_sizes, o_offsets, [x.shape for x in o_leaves], dtype)
-            if b - a == 1:  # one cotangent (a scalar f): the plain sweep, lane axis added after
-                grads = vjp_fn(tree_unflatten(o_def, [c[0] for c in cots]))
-                grads = [g[None] if type(g) is np.ndarray else np.expand_dims(g, 0)
-                         for g in grads]
-            else:
-                grads = vjp_fn(tree_unflatten(o_def, cots), lanes=True)
-            for acc, g in zip(rows, grads):
-                acc.append(g)
+        outs = _Outputs(o_leaves, o_def)
+        m = outs.m
+        chunks = _chunks(m, 2 * np.dtype(dtype).itemsize * m, chunk, "jacrev", executor) \
+            if m else []
+        if executor is not None:
+            payload = (f, args, spec.nums[0] if spec.single else spec.nums, has_aux, outs)
+            rows = parallel.run_blocks(executor, _jacrev_task, payload, chunks, progress,
+                                       "jacrev", lane_word="output rows")
+        else:
+            shown = parallel.Progress(progress, len(chunks), "jacrev") if progress else None
+            rows = []
+            for a, b in chunks:
+                rows.append(_reverse_block(vjp_fn, outs, dtype, a, b))
+                if shown is not None:
+                    shown.step()
+        per_input = list(zip(*rows)) if rows else [[] for _ in spec.leaves]
         jacs = []
-        for o, off, size in zip(o_leaves, o_offsets, o_sizes):
+        for o, off, size in zip(o_leaves, outs.offsets, outs.sizes):
             per_leaf = []
-            for acc, leaf in zip(rows, spec.leaves):
+            for acc, leaf in zip(per_input, spec.leaves):
+                if not m:  # no output entries: no sweep ran, the Jacobian is empty
+                    per_leaf.append(np.zeros((0,) + tuple(leaf.shape), dtype=dtype))
+                    continue
                 full = acc[0] if len(acc) == 1 else np.concatenate(acc, axis=0)
-                per_leaf.append(full[off:off + size] if m else
-                                np.zeros((0,) + tuple(leaf.shape), dtype=dtype))
+                per_leaf.append(full[off:off + size])
             jacs.append(spec.structure(_rev_blocks(per_leaf, spec, o.shape)))
         jac = tree_unflatten(o_def, jacs)
-        return (jac, _as_arrays(res[2])) if has_aux else jac
+        return (jac, _as_arrays(aux)) if has_aux else jac
     return jac_fn
 
 
