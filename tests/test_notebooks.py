@@ -3,9 +3,10 @@
 Each notebook is executed once (with nbclient, kernel ``python3``, working directory
 ``notebooks/``) in quick mode (``DUALAD_QUICK=1``: small sizes, few repeats, few epochs), with
 this checkout first on the kernel's ``PYTHONPATH``. Its last cell prints one line
-``RESULTS {json}`` with the key numbers, which the tests below parse and check. Timing
-statements are checked only as robust structural facts (which mode is cheaper at the extremes,
-which cost grows), never as wall-time numbers.
+``RESULTS {json}`` with the key numbers, which the tests below parse and check. What the
+timings illustrate is checked through the cost model behind them (counts of f's evaluations,
+of sweeps and lanes), never as wall time: a test must not pass or fail on the machine's load
+(the timings belong to the benchmarks, ``python -m dualad.benchmarks.*``).
 
 The committed notebooks must carry no outputs (they are executed here, not stored executed).
 """
@@ -151,47 +152,51 @@ def test_02_table3_adjoint_trace():
 
 def test_03_table4_reverse_bounded_forward_grows():
     r = run("03_costs")
-    ns = [row["n"] for row in r["table4"]]
+    table = r["table4"]
+    ns = [row["n"] for row in table]
     assert ns[:8] == [1, 8, 15, 22, 29, 36, 43, 50] and ns[-1] > 50
-    h = r["helmholtz"]
-    assert h["max_rel_diff"] < 1e-6  # the gradients agree
-    # at the largest n, reverse is the cheapest way to the gradient
-    assert h["reverse_ratio_largest"] < h["fwd_lanes_ratio_largest"]
-    assert h["reverse_ratio_largest"] < h["fwd_sweeps_ratio_largest"] / 5
-    assert h["reverse_ratio_largest"] < h["numerical_ratio_largest"] / 5
-    # forward (n sweeps) and finite differences grow with n; reverse stays bounded
-    assert h["fwd_sweeps_ratio_largest"] > 10 * h["fwd_sweeps_ratio_n1"]
-    assert h["numerical_ratio_largest"] > 10 * h["numerical_ratio_n1"]
-    assert h["reverse_ratio_largest"] < 3 * h["reverse_ratio_small_max"]
+    assert r["helmholtz"]["max_rel_diff"] < 1e-6  # the gradients agree
+    # the cost model behind the timed table, as counts of f's evaluations: forward sweeps and
+    # finite differences grow with n, one lane pass and one reverse sweep do not
+    # (the timings themselves are the benchmarks' business: python -m dualad.benchmarks.reverse)
+    for row in table:
+        calls, n = row["calls"], row["n"]
+        assert calls["fwd_sweeps"] == n
+        assert calls["numerical"] == 2 * n  # central differences: two evaluations per entry
+        assert calls["fwd_lanes"] == 1 and calls["reverse"] == 1
+        for key in ("numerical", "fwd_sweeps", "fwd_lanes", "reverse"):
+            assert row[key] > 0 and math.isfinite(row[key])
 
 
 def test_03_jacobian_crossover_and_auto():
     rows = run("03_costs")["jacobians"]
     assert rows[0]["n"] < rows[0]["m"] and rows[-1]["n"] > rows[-1]["m"]
-    assert rows[0]["fastest"] == "forward"   # n << m
-    assert rows[-1]["fastest"] == "reverse"  # n >> m
     for row in rows:
+        # auto takes the side with fewer lanes: n forward lanes against m reverse cotangents
         assert row["auto_mode"] == ("forward" if row["n"] <= row["m"] else "reverse")
         assert row["error"] < 1e-12
+        assert row["fastest"] in ("forward", "reverse")
 
 
 # ---------------------------------------------------------------------------------------------
 # 4. lanes
 # ---------------------------------------------------------------------------------------------
 
-def test_04_lanes_equal_loop_and_faster():
+def test_04_lanes_equal_loop_in_one_pass():
     r = run("04_lanes")
     assert r["lanes_vs_loop_max_diff"] < 1e-12 and r["lanes_error"] < 1e-12
-    assert r["lanes_speedup"] > 2
+    # n JVPs pass through f n times; the lanes carry all n directions through it once
+    assert r["loop_passes"] == 64 and r["lanes_passes"] == 1
 
 
-def test_04_chunk_trades_memory_for_time():
+def test_04_chunk_trades_memory_for_passes():
     rows = run("04_lanes")["chunks"]
     first, last = rows[0], rows[-1]
     assert first["chunk"] == 1 and last["sweeps"] == 1
     assert all(row["error"] < 1e-12 for row in rows)
+    # one pass through f per chunk of lanes (counted), and the peak memory grows with the chunk
+    assert [row["sweeps"] for row in rows] == [-(-256 // row["chunk"]) for row in rows]
     assert last["peak_mb"] > 2 * first["peak_mb"]
-    assert first["ms"] > last["ms"]
 
 
 def test_04_hessians_agree():
