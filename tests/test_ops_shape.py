@@ -405,3 +405,32 @@ def test_shape_errors():
         np.unique(d)
     with pytest.raises(TypeError):
         np.asarray(d)
+
+
+_OUT_OF_RANGE = {
+    "transpose": lambda v: np.transpose(v, (0, 5)),
+    "swapaxes": lambda v: np.swapaxes(v, 0, 4),
+    "moveaxis": lambda v: np.moveaxis(v, 3, 0),
+    "concatenate": lambda v: np.concatenate([v, v], axis=3),
+    "stack": lambda v: np.stack([v, v], axis=-4),
+    "flip": lambda v: np.flip(v, 7),
+    "roll": lambda v: np.roll(v, 1, axis=9),
+    "take": lambda v: np.take(v, [0], axis=4),
+    "take_along_axis": lambda v: np.take_along_axis(v, np.zeros((1, 1), int), axis=2),
+    "expand_dims": lambda v: np.expand_dims(v, 4),
+    "cumsum": lambda v: np.cumsum(v, axis=2),
+    "diagonal": lambda v: np.diagonal(v, axis1=0, axis2=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_OUT_OF_RANGE))
+def test_out_of_range_axis_raises_as_numpy(name):
+    # an axis past ndim raised on plain arrays but wrapped around (axis % ndim) on traced ones,
+    # silently differentiating another function
+    g, x = _OUT_OF_RANGE[name], _a(2, 3)
+    with pytest.raises(np.exceptions.AxisError):
+        g(x)
+    with pytest.raises(np.exceptions.AxisError):
+        g(DualArray(x, np.ones((2, 3))))
+    with pytest.raises(np.exceptions.AxisError):
+        ad.grad(lambda v: np.sum(g(v)))(x)

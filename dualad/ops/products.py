@@ -16,6 +16,7 @@ import string
 from collections import Counter
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from .core import (UFUNC_RULES, Primitive, Tracer, align, implements, is_identity, ndim_of,
                    shape_of, unbroadcast)
@@ -59,10 +60,7 @@ def _dtype(x):
 
 
 def _axis(axis, nd, name):
-    axis = operator.index(axis)
-    if not -nd <= axis < nd:
-        raise np.exceptions.AxisError(axis, nd, f"numpy.{name}")
-    return axis % nd
+    return normalize_axis_index(operator.index(axis), nd, f"numpy.{name}")
 
 
 def _no_out(name, out):

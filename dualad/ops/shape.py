@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from .core import Primitive, Tracer, align, implements, ndim_of, shape_of, unbroadcast
 
@@ -27,7 +28,8 @@ def _lanes(t):
 
 
 def _axis(axis, nd):
-    return operator.index(axis) % nd if nd else 0
+    # NumPy's own check: an axis out of range raises AxisError, as on plain arrays
+    return normalize_axis_index(operator.index(axis), nd)
 
 
 # ---------------------------------------------------------------------------------------------
