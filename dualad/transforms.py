@@ -588,17 +588,13 @@ def jacobian(f, argnums=0, mode="auto"):
     differentiated inputs have at most as many entries as the output, reverse otherwise.
     """
     _check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
+    # built once, not per call: the transform is what a user keeps and calls in a loop
+    by_mode = {"forward": jacfwd(f, argnums), "reverse": jacrev(f, argnums),
+               "numeric": lambda *args: _numeric_jacobian(f, args, argnums)}
 
     @functools.wraps(f)
     def jac_fn(*args):
-        chosen = mode
-        if mode == "auto":
-            chosen = choose_mode(f, args, argnums)
-        if chosen == "forward":
-            return jacfwd(f, argnums)(*args)
-        if chosen == "reverse":
-            return jacrev(f, argnums)(*args)
-        return _numeric_jacobian(f, args, argnums)
+        return by_mode[choose_mode(f, args, argnums) if mode == "auto" else mode](*args)
     return jac_fn
 
 
