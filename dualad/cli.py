@@ -33,6 +33,7 @@ import importlib
 import json
 import os
 import sys
+import textwrap
 import zipfile
 
 import numpy as np
@@ -247,32 +248,51 @@ def format_report(results, settings):
         ["problem", "n", "m", "f(x)", *MODES, "auto picks", "fastest"],
         [[r["label"], r["n"], r["m"], _seconds(r["f_seconds"]),
           *[_ratio(r["times"][k]["ratio_to_f"]) for k in MODES],
-          r["auto_mode"], r["fastest_mode"] or "n/a"] for r in results], left=1)
+          r["auto_mode"], _fastest(r)] for r in results], left=1)
     errors = _table(
         ["problem", "ref", "max|J|", "fwd-rev", "fwd-ref", "rev-ref", "auto-ref",
-         "central-complex"],
+         "central-complex", "verdict"],
         [[r["label"], r["reference"], f"{r['jacobian_max_abs'] or 0:.3g}",
           _err(r["errors"]["forward"]["reverse"]),
           *[_err(r["error_vs_reference"][k]) for k in ("forward", "reverse", "auto")],
-          _err(r["errors"]["central"]["complex"])] for r in results], left=1)
+          _err(r["errors"]["central"]["complex"]),
+          "WRONG" if r["wrong_modes"] else "ok"] for r in results], left=1)
     lines = [
-        f"Jacobians (gradients when m = 1) of f: R^n -> R^m by forward mode (jacfwd), reverse "
-        f"mode (jacrev), auto (jacobian(mode='auto')) and numerical differentiation (central "
-        f"differences, complex step).",
+        *_wrap(f"Jacobians (gradients when m = 1) of f: R^n -> R^m by forward mode (jacfwd), "
+               f"reverse mode (jacrev), auto (jacobian(mode='auto')) and numerical "
+               f"differentiation (central differences, complex step)."),
         "",
-        f"time of one evaluation of f, and of each mode as a multiple of it (median of "
-        f"{settings.repeats} repeats):",
+        *_wrap(f"time of one evaluation of f, and of each mode as a multiple of it (median of "
+               f"{settings.repeats} repeats; 'tie': forward and reverse within the timing "
+               f"noise):"),
         times,
         "",
-        "max |difference| between the Jacobians (ref: the numerical reference):",
+        *_wrap("max |difference| between the Jacobians (ref: the numerical reference; "
+               "verdict: every AD mode within the reference's expected accuracy):"),
         errors,
         "",
-        _auto_summary(results),
+        *_wrap(_auto_summary(results)),
     ]
     notes = [f"{r['label']}: {note}" for r in results for note in r["notes"]]
     if notes:
-        lines += ["", "notes:"] + [f"  {note}" for note in notes]
+        lines += ["", "notes:"] + [line for note in notes
+                                   for line in _wrap(note, indent="  ", more="    ")]
     return "\n".join(lines)
+
+
+#: the report fits a terminal this wide
+WIDTH = 100
+
+
+def _wrap(text, indent="", more=""):
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=more,
+                         break_on_hyphens=False, break_long_words=False) or [""]
+
+
+def _fastest(r):
+    if r["fastest_mode"] is None:
+        return "n/a"
+    return r["fastest_mode"] if r["fastest_is_clear"] else "tie"
 
 
 def _auto_summary(results):
@@ -281,9 +301,9 @@ def _auto_summary(results):
              and all(r["times"][k]["seconds"] is not None for k in AD_MODES)]
     if not rated:
         return "auto: reverse mode was not available, so its pick could not be rated."
-    misses = [r for r in rated if not r["auto_was_fastest"]]
-    line = f"auto picked the faster AD mode in {len(rated) - len(misses)} of {len(rated)} " \
-           f"problems"
+    misses = [r for r in rated if r["auto_missed"]]
+    line = f"auto picked the faster AD mode (or one within the timing noise of it) in " \
+           f"{len(rated) - len(misses)} of {len(rated)} problems"
     if not misses:
         return line + "."
     details = []
@@ -423,6 +443,11 @@ def compare(args):
         print(json.dumps(document(results, settings), indent=2, allow_nan=False))
     else:
         print(format_report(results, settings))
+    wrong = [f"{r['label']} ({', '.join(r['wrong_modes'])})" for r in results
+             if r["wrong_modes"]]
+    if wrong:
+        print(f"{_PROG} compare: WRONG derivatives: {'; '.join(wrong)}", file=sys.stderr)
+        return 1
     return 0
 
 

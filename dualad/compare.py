@@ -32,14 +32,21 @@ present (``null`` where a value does not apply)::
           "shapes": [[50]],             # the argument shapes
           "kind": "gradient",           # "gradient" (m == 1) or "jacobian"
           "f_seconds": 1.2e-05,         # one evaluation of f
-          "times": {MODE: {"seconds": float|null, "ratio_to_f": float|null}},
+          "times": {MODE: {"seconds": float|null,   # median of the repeats
+                           "spread": float|null,    # largest distance of a repeat from it
+                           "ratio_to_f": float|null}},
           "available": {MODE: true|false},
           "auto_mode": "reverse",       # what jacobian(mode="auto") picks
           "fastest_mode": "reverse",    # the faster of forward and reverse
+          "fastest_is_clear": true,     # their gap exceeds both spreads (else: a tie)
           "auto_was_fastest": true,
+          "auto_missed": false,         # auto took the clearly slower one
           "reference": "complex",       # the numerical reference: "complex" or "central"
           "errors": {MODE: {MODE: float|null}},   # max |J_a - J_b|, symmetric
           "error_vs_reference": {MODE: float|null},
+          "expected_accuracy": 4.9e-05, # how far from the reference a right Jacobian may be
+          "verdicts": {MODE: "ok"|"wrong"|null},  # forward, reverse, auto against it
+          "wrong_modes": [],            # the modes judged wrong: exit status 1
           "jacobian_max_abs": 2300.5,   # scale for the errors: max |J|
           "value": 11.65 | [...] | null,  # f(x), a number or nested lists, if <= 64 entries
           "jacobian": [[...]] | null,   # the forward-mode Jacobian, m x n, if <= 64 entries
@@ -288,7 +295,8 @@ def _small(a):
 
 
 def median_seconds(fn, first, settings):
-    """Median seconds per call of ``fn()`` over ``settings.repeats`` timed runs.
+    """``(median, spread)``: seconds per call of ``fn()`` over ``settings.repeats`` timed runs,
+    the median and the largest distance of a run from it (the noise a comparison must beat).
 
     ``first`` is how long the untimed first call took: it sets how many calls each run makes
     (enough to last ``settings.min_time``), so a slow measurement is not repeated to calibrate
@@ -307,7 +315,8 @@ def median_seconds(fn, first, settings):
     finally:
         if gc_was_on:
             gc.enable()
-    return statistics.median(runs)
+    mid = statistics.median(runs)
+    return mid, max(abs(r - mid) for r in runs)
 
 
 def measure(case, settings):
@@ -320,9 +329,9 @@ def measure(case, settings):
 def _measure(case, settings):
     t0 = time.perf_counter()
     out = evaluate(case)
-    f_time = median_seconds(lambda: case.f(*case.args), time.perf_counter() - t0, settings)
+    f_time = median_seconds(lambda: case.f(*case.args), time.perf_counter() - t0, settings)[0]
     n, m = sum(a.size for a in case.args), out.size
-    jacs, times, notes = {}, {}, []
+    jacs, times, spreads, notes = {}, {}, {}, []
     for mode, thunk in _mode_thunks(case, m).items():
         settings.progress(f"{case.label}: {mode}")
         t0 = time.perf_counter()
@@ -330,8 +339,8 @@ def _measure(case, settings):
         first = time.perf_counter() - t0
         if note:
             notes.append(note)
-        times[mode] = median_seconds(thunk, first, settings) if jacs[mode] is not None \
-            else None
+        times[mode], spreads[mode] = median_seconds(thunk, first, settings) \
+            if jacs[mode] is not None else (None, None)
     reference = _pick_reference(jacs, notes)
     try:
         auto_mode = choose_mode(case.f, case.args, tuple(range(len(case.args))))
@@ -339,26 +348,60 @@ def _measure(case, settings):
         raise CompareError(f"{case.label}: choose_mode failed: {_describe(e)}") from None
     ad_times = {k: times[k] for k in AD_MODES if times[k] is not None}
     fastest = min(ad_times, key=ad_times.get) if ad_times else None
+    # "faster" only when the gap is larger than both timings' noise
+    clear = len(ad_times) == 2 and abs(times["forward"] - times["reverse"]) > \
+        spreads["forward"] + spreads["reverse"]
     errors = {a: {b: _max_abs_diff(jacs[a], jacs[b]) for b in MODES} for a in MODES}
     best = jacs["forward"]  # never None: a forward failure is a CompareError
+    scale = _finite(float(np.max(np.abs(best)))) if best.size else 0.0
+    accuracy = _EXPECTED[reference] * (1.0 + (scale or 0.0))
+    verdicts = {k: _verdict(jacs[k], errors[k][reference], accuracy) if k in _JUDGED else None
+                for k in MODES}
+    wrong = [k for k in _JUDGED if verdicts[k] == "wrong"]
+    if wrong:
+        worst = max((errors[k][reference] for k in wrong if errors[k][reference] is not None),
+                    default=float("nan"))
+        notes.append(f"WRONG: {', '.join(wrong)} differ from the {reference} reference by "
+                     f"{worst:.2g} (expected at most {accuracy:.2g}): a wrong derivative rule, "
+                     f"or f is not differentiable at this point")
     return {
         "label": case.label, "problem": case.problem, "description": case.description,
         "n": int(n), "m": int(m), "shapes": [list(a.shape) for a in case.args],
         "kind": "gradient" if m == 1 else "jacobian",
         "f_seconds": f_time,
-        "times": {k: {"seconds": times[k], "ratio_to_f":
+        "times": {k: {"seconds": times[k], "spread": spreads[k], "ratio_to_f":
                       times[k] / f_time if times[k] is not None and f_time > 0 else None}
                   for k in MODES},
         "available": {k: jacs[k] is not None for k in MODES},
         "auto_mode": auto_mode, "fastest_mode": fastest,
+        "fastest_is_clear": clear,
         "auto_was_fastest": auto_mode == fastest,
+        "auto_missed": clear and auto_mode != fastest,
         "reference": reference,
         "errors": errors,
         "error_vs_reference": {k: errors[k][reference] for k in MODES},
-        "jacobian_max_abs": _finite(float(np.max(np.abs(best)))) if best.size else 0.0,
+        "expected_accuracy": accuracy,
+        "verdicts": verdicts,
+        "wrong_modes": wrong,
+        "jacobian_max_abs": scale,
         "value": _small(out), "jacobian": _small(best),
         "notes": notes,
     }
+
+
+#: the AD modes whose result is judged against the numerical reference
+_JUDGED = ("forward", "reverse", "auto")
+#: how close to the reference a right derivative lands, relative to 1 + max |J|: the complex
+#: step is exact to rounding; central differences to about ε^(2/3) of f's scale, with room for
+#: a badly scaled f. A wrong rule is off by O(1) of the entry it gets wrong.
+_EXPECTED = {"complex": 1e-8, "central": 1e-5}
+
+
+def _verdict(jac, error, accuracy):
+    """"ok", "wrong" (beyond the expected accuracy, or not finite), or None (not measured)."""
+    if jac is None:
+        return None
+    return "ok" if error is not None and error <= accuracy else "wrong"
 
 
 def _pick_reference(jacs, notes):

@@ -13,8 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ["forward", "reverse", "auto", "central", "complex"]
 PROBLEM_KEYS = {"label", "problem", "description", "n", "m", "shapes", "kind", "f_seconds",
-                "times", "available", "auto_mode", "fastest_mode", "auto_was_fastest",
-                "reference", "errors", "error_vs_reference", "jacobian_max_abs", "value",
+                "times", "available", "auto_mode", "fastest_mode", "fastest_is_clear",
+                "auto_was_fastest", "auto_missed", "reference", "errors", "error_vs_reference",
+                "expected_accuracy", "verdicts", "wrong_modes", "jacobian_max_abs", "value",
                 "jacobian", "notes"}
 
 USER_MODULE = '''
@@ -92,14 +93,17 @@ def test_default_run_prints_every_mode_and_the_auto_pick():
         assert column in header
     for label in ("helmholtz n=5", "helmholtz n=20", "wide n=2", "square n=16", "seed"):
         assert label in out
-    assert "auto picked the faster AD mode in" in out
+    assert "auto picked the faster AD mode (or one within the timing noise of it) in" in out
     # the seed row ends "auto picks, fastest": auto picks reverse (2 inputs, 1 output)
     seed_row = next(line for line in out.splitlines() if line.startswith("seed "))
     assert seed_row.split()[-2] == "reverse"
-    assert seed_row.split()[-1] in ("forward", "reverse")
-    # the error table uses the complex step as reference for these analytic functions
-    assert "complex" in next(line for line in out.splitlines()[::-1]
-                             if line.startswith("seed "))
+    assert seed_row.split()[-1] in ("forward", "reverse", "tie")
+    # the error table uses the complex step as reference for these analytic functions, and
+    # every row's verdict is ok
+    last_seed = next(line for line in out.splitlines()[::-1] if line.startswith("seed "))
+    assert "complex" in last_seed and last_seed.split()[-1] == "ok"
+    assert "WRONG" not in out
+    assert max(len(line) for line in out.splitlines()) <= 100
 
 
 def test_json_seed_gradient_and_agreement():
@@ -124,8 +128,16 @@ def test_json_seed_gradient_and_agreement():
         t = p["times"][k]
         assert t["seconds"] > 0 and t["ratio_to_f"] == pytest.approx(t["seconds"] /
                                                                    p["f_seconds"])
+        assert t["spread"] >= 0
     assert p["fastest_mode"] in ("forward", "reverse")
     assert p["auto_was_fastest"] == (p["fastest_mode"] == "reverse")
+    gap = abs(p["times"]["forward"]["seconds"] - p["times"]["reverse"]["seconds"])
+    assert p["fastest_is_clear"] == (gap > p["times"]["forward"]["spread"] +
+                                     p["times"]["reverse"]["spread"])
+    assert p["auto_missed"] == (p["fastest_is_clear"] and not p["auto_was_fastest"])
+    assert p["verdicts"] == {"forward": "ok", "reverse": "ok", "auto": "ok", "central": None,
+                             "complex": None}
+    assert p["wrong_modes"] == [] and 0 < p["expected_accuracy"] < 1e-6
 
 
 def test_json_builtin_problems_show_each_modes_side():
@@ -141,6 +153,42 @@ def test_json_builtin_problems_show_each_modes_side():
     assert by_label["wide n=8"]["auto_mode"] == "forward"
     assert by_label["helmholtz n=20"]["kind"] == "gradient"
     assert by_label["wide n=8"]["m"] == 1024 and by_label["wide n=8"]["jacobian"] is None
+
+
+WRONG_RULE_MODULE = '''
+import numpy as np
+from dualad.ops.core import UFUNC_RULES, elementwise
+
+# a deliberately wrong rule, as a user's mistake would be: d cbrt(x)/dx written as 1/cbrt(x)
+UFUNC_RULES[np.cbrt] = elementwise("numpy.cbrt", np.cbrt, lambda ans, x: 1.0 / ans)
+
+
+def cube_root(x):
+    return np.cbrt(x) + x
+'''
+
+
+def test_wrong_derivative_is_flagged_with_exit_status_1(tmp_path):
+    (tmp_path / "wrongrule.py").write_text(WRONG_RULE_MODULE)
+    point = tmp_path / "x.npy"
+    np.save(point, np.array([2.0, 3.0]))
+    res = run("wrongrule:cube_root", "--point", point, "--quick", cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    assert "WRONG derivatives: wrongrule:cube_root (forward, reverse, auto)" in res.stderr
+    row = next(line for line in res.stdout.splitlines()[::-1]
+               if line.startswith("wrongrule:cube_root"))
+    assert row.split()[-1] == "WRONG"
+    assert "a wrong derivative rule, or f is not differentiable at this point" in res.stdout
+    assert max(len(line) for line in res.stdout.splitlines()) <= 100
+    res = run("wrongrule:cube_root", "--point", point, "--quick", "--json", cwd=tmp_path)
+    assert res.returncode == 1
+    (p,) = json.loads(res.stdout)["problems"]
+    assert p["wrong_modes"] == ["forward", "reverse", "auto"]
+    assert p["verdicts"]["forward"] == "wrong" and p["reference"] == "central"  # (cbrt: real only)
+    # the size of the error is the rule's: (1/cbrt(x) - 1/(3 cbrt(x)^2)) at x = 2
+    x = 2.0
+    assert p["error_vs_reference"]["forward"] == pytest.approx(
+        1 / np.cbrt(x) - 1 / (3 * np.cbrt(x) ** 2), rel=1e-6)
 
 
 def test_list_names_the_problems():
@@ -227,7 +275,7 @@ def test_complex_step_left_out_when_f_rejects_complex_input(usermod):
     doc = run_json("usermod:angle", "--shape", "3", cwd=usermod)
     (p,) = doc["problems"]
     assert p["available"]["complex"] is False and p["reference"] == "central"
-    assert p["times"]["complex"] == {"seconds": None, "ratio_to_f": None}
+    assert p["times"]["complex"] == {"seconds": None, "spread": None, "ratio_to_f": None}
     assert p["errors"]["forward"]["complex"] is None
     assert any("complex" in note for note in p["notes"])
     assert p["error_vs_reference"]["forward"] <= 1e-8
