@@ -12,15 +12,17 @@ Write plain NumPy; differentiate it with the transforms below, choosing the mode
 """
 from . import numeric, ops
 from .checking import check_grads
+from .custom import custom_jvp, custom_vjp
 from .dual import DualArray
 from .ops.special import logsumexp
-from .transforms import (MEMORY_BUDGET, choose_mode, grad, hessian, hvp, jacfwd, jacobian,
-                         jacrev, jvp, value_and_grad)
+from .transforms import (MEMORY_BUDGET, choose_mode, elementwise_grad, grad, hessian, hvp, jacfwd,
+                         jacobian, jacrev, jvp, value_and_grad)
 from .pytree import tree_flatten, tree_unflatten, tree_map
 
 __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
            "hessian", "hvp", "choose_mode", "logsumexp", "numeric", "check_grads", "tree_flatten",
-           "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops"]
+           "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops", "custom_jvp", "custom_vjp",
+           "elementwise_grad"]
 __version__ = "0.1.0"
 
 

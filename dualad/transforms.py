@@ -25,6 +25,7 @@ _ndarray = np.ndarray
 _float64 = np.float64
 
 __all__ = ["jvp", "jacfwd", "jacrev", "jacobian", "grad", "value_and_grad", "hessian", "hvp",
+           "elementwise_grad",
            "MEMORY_BUDGET"]
 
 #: bytes that the tangent (or cotangent) lanes of one pass may take before jacfwd/jacrev split
@@ -642,3 +643,26 @@ def hvp(f, primals, tangents):
                         f"{type(primals).__name__}")
     g = grad(f, argnums=tuple(range(len(primals))))
     return jvp(g, tuple(primals), tuple(tangents))[1]
+
+
+def elementwise_grad(f, argnums=0):
+    """The derivative of an elementwise ``f`` at every entry: the VJP with a cotangent of
+    ones (HIPS autograd's ``elementwise_grad``), by one reverse sweep.
+
+    For an elementwise ``f`` (each output entry depends only on the matching input entry) this
+    is ``df/dx`` entry by entry; for any other ``f`` it is the gradient of ``sum(f(x))``, which
+    is what the name promises only in the elementwise case. Shaped like the arguments.
+    """
+    @functools.wraps(f)
+    def eg_fn(*args):
+        spec = _Args("elementwise_grad", args, argnums)
+        out, vjp_fn = _reverse().vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves)
+        o_leaves, o_def = tree_flatten(out)
+        for o in o_leaves:
+            if not np.issubdtype(np.asarray(o).dtype, np.inexact):
+                raise TypeError(f"elementwise_grad: f must return floating arrays, got dtype "
+                                f"{np.asarray(o).dtype}")
+        ones = tree_unflatten(o_def, [np.ones(np.shape(o), dtype=np.asarray(o).dtype)
+                                      for o in o_leaves])
+        return spec.structure(list(vjp_fn(ones)))
+    return eg_fn
