@@ -171,3 +171,12 @@ def test_elementwise_grad():
                                np.sum(x + 1))
     with pytest.raises(TypeError, match="floating"):
         ad.elementwise_grad(lambda v: v > 0)(x)
+
+
+def test_missing_rule_names_the_real_module_and_the_next_step():
+    sp = pytest.importorskip("scipy.special")
+    x = np.array([0.3, 0.6])
+    with pytest.raises(TypeError, match=r"no VJP rule for scipy\.special\.betainc; .*custom_vjp"):
+        ad.grad(lambda v: np.sum(sp.betainc(2.0, 3.0, v)))(x)
+    with pytest.raises(TypeError, match=r"no JVP rule for numpy\.median; .*ad\.custom_jvp"):
+        ad.grad(lambda v: np.median(v), mode="forward")(x)

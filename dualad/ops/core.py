@@ -27,6 +27,7 @@ This module imports nothing else of the project; forward mode and the reverse ta
 from __future__ import annotations
 
 import itertools
+import sys
 import weakref
 
 import numpy as np
@@ -63,9 +64,13 @@ def implements(*numpy_functions):
 def qualname(f) -> str:
     """``numpy.linalg.eig``-style name of a NumPy callable, for error messages."""
     if isinstance(f, np.ufunc):
-        mod = type(f).__module__ if f.__name__ not in dir(np) else "numpy"
-        mod = "numpy" if mod in ("numpy", "builtins") else mod
-        return f"{mod}.{f.__name__}"
+        # a ufunc's type is numpy's wherever it was made: find the module that exports it
+        if getattr(np, f.__name__, None) is f:
+            return f"numpy.{f.__name__}"
+        special = sys.modules.get("scipy.special")
+        if special is not None and getattr(special, f.__name__, None) is f:
+            return f"scipy.special.{f.__name__}"
+        return f"{f.__name__} (a ufunc)"
     mod = getattr(f, "__module__", None) or "numpy"
     if mod.startswith("numpy.") and mod.count(".") > 1 and "linalg" in mod:
         mod = "numpy.linalg"

@@ -31,6 +31,11 @@ _ufunc_rule = UFUNC_RULES.get
 _function_rule = FUNCTION_RULES.get
 
 
+#: what to do about an op without a rule, appended to the error naming it
+_NEXT_STEP = ("; wrap the code that calls it in a function with its own rule "
+              "(ad.custom_jvp or ad.custom_vjp)")
+
+
 class ArrayProtocol(Tracer):
     """Operators, NumPy protocols and ndarray-like methods, written once for all tracers.
 
@@ -60,7 +65,7 @@ class ArrayProtocol(Tracer):
                                 f"traced arrays")
         prim = UFUNC_RULES.get(ufunc)
         if prim is None:
-            raise TypeError(f"no {self._rule_kind} rule for {qualname(ufunc)}")
+            raise TypeError(f"no {self._rule_kind} rule for {qualname(ufunc)}{_NEXT_STEP}")
         out = prim.bind(*inputs)
         dtype = kwargs.get("dtype")
         return out if dtype is None else out.astype(dtype)
@@ -68,7 +73,7 @@ class ArrayProtocol(Tracer):
     def __array_function__(self, func, types, args, kwargs):
         front = _function_rule(func)
         if front is None:
-            raise TypeError(f"no {self._rule_kind} rule for {qualname(func)}")
+            raise TypeError(f"no {self._rule_kind} rule for {qualname(func)}{_NEXT_STEP}")
         return front(*args, **kwargs)
 
     def __array__(self, dtype=None, copy=None):
