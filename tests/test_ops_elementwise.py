@@ -21,7 +21,8 @@ import scipy.special as sp
 import dualad as ad
 from dualad import DualArray
 from dualad.ops import UFUNC_RULES
-from dualad.ops.elementwise import BINARY, BINARY_SPECIAL, NONDIFF_UFUNCS, UNARY, UNARY_SPECIAL
+from dualad.ops.elementwise import (BINARY, BINARY_SPECIAL, NONDIFF_UFUNCS, TERNARY_SPECIAL,
+                                    UNARY, UNARY_SPECIAL)
 from ophelpers import check_adjoint, check_forward
 
 
@@ -614,3 +615,28 @@ def test_item_assignment_raises_type_error():
         d[0, 0] = 1.0
     with pytest.raises(TypeError):
         d[:, 1] = DualArray(np.zeros(3), np.ones(3))
+
+
+# ---------------------------------------------------------------------------------------------
+# ternary: the incomplete beta function, differentiable in x only
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("op", list(TERNARY_SPECIAL), ids=_name)
+def test_ternary_in_x(op):
+    rng = np.random.default_rng(7)
+    a, b, x = POS.sample(rng, (4,)) + 0.5, POS.sample(rng, (4,)), UNIT.sample(rng, (4,))
+    out = check_forward(op, [a, b, x], argnums=[2])
+    np.testing.assert_array_equal(out.primal, op(a, b, x))
+    assert check_adjoint(op, [a, b, x], argnums=[2]) == [UFUNC_RULES[op].name]
+    # the closed form: the beta density (with the sign of the complement)
+    density = x ** (a - 1) * (1 - x) ** (b - 1) / sp.beta(a, b)
+    sign = 1.0 if op is sp.betainc else -1.0
+    np.testing.assert_allclose(ad.jacfwd(lambda v: op(a, b, v))(x), np.diag(sign * density),
+                               rtol=1e-12)
+    np.testing.assert_allclose(ad.jacrev(lambda v: op(a, b, v))(x), np.diag(sign * density),
+                               rtol=1e-12)
+    ad.check_grads(lambda v: op(2.0, 3.0, v), (x,), order=2)
+    for k in (0, 1):
+        args = [a, b, x]
+        with pytest.raises(NotImplementedError, match=f"argument {k} is not implemented"):
+            ad.grad(lambda v: np.sum(op(*[v if j == k else args[j] for j in range(3)])))(args[k])

@@ -74,6 +74,8 @@ UNARY = {
     np.arctanh: lambda ans, x: 1.0 / (1.0 - x * x),
     np.deg2rad: math.pi / 180.0,
     np.rad2deg: 180.0 / math.pi,
+    np.radians: math.pi / 180.0,  # (distinct ufunc objects from deg2rad/rad2deg)
+    np.degrees: 180.0 / math.pi,
 }
 
 UNARY_SPECIAL = {
@@ -168,6 +170,25 @@ BINARY_SPECIAL = {
     # ∂/∂x is log y also at x == 0 (x·log y is linear in x), -inf at y == 0
     sp.xlogy: (lambda ans, x, y: np.log(y), lambda ans, x, y: _xlog_dy(x, y)),
     sp.xlog1py: (lambda ans, x, y: np.log1p(y), lambda ans, x, y: _xlog_dy(x, 1.0 + y)),
+    # B(a, b) = Γ(a)Γ(b)/Γ(a+b): ∂/∂a log B = ψ(a) − ψ(a+b)
+    sp.beta: (lambda ans, a, b: ans * (sp.digamma(a) - sp.digamma(a + b)),
+              lambda ans, a, b: ans * (sp.digamma(b) - sp.digamma(a + b))),
+    sp.betaln: (lambda ans, a, b: sp.digamma(a) - sp.digamma(a + b),
+                lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b)),
+}
+
+
+def _beta_density(a, b, x):
+    """d I_x(a, b) / dx = x^(a-1) (1-x)^(b-1) / B(a, b), in logs (no overflow for large a, b)."""
+    return np.exp((a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - sp.betaln(a, b))
+
+
+#: the regularized incomplete beta function and its complement: the derivative in a and b is a
+#: hypergeometric series with no SciPy routine, so it is not implemented (a tangent arriving
+#: there raises NotImplementedError naming the argument); in x it is the beta density
+TERNARY_SPECIAL = {
+    sp.betainc: (None, None, lambda ans, a, b, x: _beta_density(a, b, x)),
+    sp.betaincc: (None, None, lambda ans, a, b, x: -_beta_density(a, b, x)),
 }
 
 #: ufuncs with derivative zero wherever defined: integer-valued, boolean or piecewise constant
@@ -183,13 +204,14 @@ NONDIFF_UFUNCS = (
 for _module, _table in (("numpy", UNARY), ("scipy.special", UNARY_SPECIAL)):
     for _u, _d in _table.items():
         _register(_u, _d, name=f"{_module}.{_u.__name__}")
-for _module, _table in (("numpy", BINARY), ("scipy.special", BINARY_SPECIAL)):
+for _module, _table in (("numpy", BINARY), ("scipy.special", BINARY_SPECIAL),
+                        ("scipy.special", TERNARY_SPECIAL)):
     for _u, _ds in _table.items():
         _register(_u, *_ds, name=f"{_module}.{_u.__name__}")
 for _u in NONDIFF_UFUNCS:
     UFUNC_RULES[_u] = nondiff(f"numpy.{_u.__name__}", _u)
 # aliases that are the same ufunc object (np.abs is np.absolute, np.true_divide is np.divide,
-# np.mod is np.remainder, np.radians is np.deg2rad) need no entries of their own.
+# np.mod is np.remainder) need no entries of their own.
 
 
 # ---------------------------------------------------------------------------------------------
