@@ -14,13 +14,14 @@ module                        what it holds
 :mod:`~.linalg`               ``np.linalg``: ``inv``, ``det``, ``solve``, ``cholesky``...
 :mod:`~.special`              ``scipy.special.logsumexp`` (composed)
 :mod:`~.layers`               fused ``linear`` and softmax cross-entropy (one record each)
+:mod:`~.composed`             NumPy functions composed from the entries (``interp``, ``median``...)
 :mod:`~.protocol`             the NumPy protocols and operators every tracer shares
 ============================  =====================================================
 
 This package imports nothing else of the project.
 """
 from . import core, elementwise, reductions, shape  # noqa: F401  (registration side effects)
-from . import products, linalg, special, conv, layers  # noqa: F401
+from . import products, linalg, special, conv, layers, composed  # noqa: F401
 from .core import (FUNCTION_RULES, UFUNC_RULES, ZERO, Primitive, Tracer, align, elementwise as
                    elementwise_kind, implements, is_identity, mark_identity, new_level, nondiff,
                    unbroadcast)
@@ -36,7 +37,8 @@ def all_primitives():
     seen = {}
     for p in UFUNC_RULES.values():
         seen[id(p)] = p
-    for mod in (elementwise, reductions, shape, products, linalg, special, conv, layers):
+    for mod in (elementwise, reductions, shape, products, linalg, special, conv, layers,
+                composed):
         for v in vars(mod).values():
             if isinstance(v, Primitive):
                 seen[id(v)] = v
