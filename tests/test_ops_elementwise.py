@@ -21,7 +21,7 @@ import scipy.special as sp
 import dualad as ad
 from dualad import DualArray
 from dualad.ops import UFUNC_RULES
-from dualad.ops.elementwise import (BINARY, BINARY_SPECIAL, NONDIFF_UFUNCS, TERNARY_SPECIAL,
+from dualad.ops.elementwise import (BINARY, BINARY_SPECIAL, NONDIFF_UFUNCS, IN_X_SPECIAL,
                                     UNARY, UNARY_SPECIAL)
 from ophelpers import check_adjoint, check_forward
 
@@ -618,25 +618,40 @@ def test_item_assignment_raises_type_error():
 
 
 # ---------------------------------------------------------------------------------------------
-# ternary: the incomplete beta function, differentiable in x only
+# distribution functions differentiable in their last argument only
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("op", list(TERNARY_SPECIAL), ids=_name)
-def test_ternary_in_x(op):
+#: op -> (the density d op / dx as a function of (shape parameters..., x), domain of x)
+DENSITIES = {
+    sp.betainc: (lambda a, b, x: x ** (a - 1) * (1 - x) ** (b - 1) / sp.beta(a, b), UNIT),
+    sp.betaincc: (lambda a, b, x: -x ** (a - 1) * (1 - x) ** (b - 1) / sp.beta(a, b), UNIT),
+    sp.gammainc: (lambda a, x: x ** (a - 1) * np.exp(-x) / sp.gamma(a), POS),
+    sp.gammaincc: (lambda a, x: -x ** (a - 1) * np.exp(-x) / sp.gamma(a), POS),
+    sp.stdtr: (lambda df, t: sp.gamma((df + 1) / 2) / (np.sqrt(df * np.pi) * sp.gamma(df / 2))
+               * (1 + t * t / df) ** (-(df + 1) / 2), Dom(-2.0, 2.0)),
+}
+
+
+def test_every_in_x_entry_has_a_density():
+    assert set(DENSITIES) == set(IN_X_SPECIAL)
+
+
+@pytest.mark.parametrize("op", list(IN_X_SPECIAL), ids=_name)
+def test_in_x_entries(op):
     rng = np.random.default_rng(7)
-    a, b, x = POS.sample(rng, (4,)) + 0.5, POS.sample(rng, (4,)), UNIT.sample(rng, (4,))
-    out = check_forward(op, [a, b, x], argnums=[2])
-    np.testing.assert_array_equal(out.primal, op(a, b, x))
-    assert check_adjoint(op, [a, b, x], argnums=[2]) == [UFUNC_RULES[op].name]
-    # the closed form: the beta density (with the sign of the complement)
-    density = x ** (a - 1) * (1 - x) ** (b - 1) / sp.beta(a, b)
-    sign = 1.0 if op is sp.betainc else -1.0
-    np.testing.assert_allclose(ad.jacfwd(lambda v: op(a, b, v))(x), np.diag(sign * density),
-                               rtol=1e-12)
-    np.testing.assert_allclose(ad.jacrev(lambda v: op(a, b, v))(x), np.diag(sign * density),
-                               rtol=1e-12)
-    ad.check_grads(lambda v: op(2.0, 3.0, v), (x,), order=2)
-    for k in (0, 1):
-        args = [a, b, x]
+    density, dom = DENSITIES[op]
+    params = [POS.sample(rng, (4,)) + 0.5 for _ in range(op.nin - 1)]
+    x = dom.sample(rng, (4,))
+    args = params + [x]
+    last = op.nin - 1
+    out = check_forward(op, args, argnums=[last])
+    np.testing.assert_array_equal(out.primal, op(*args))
+    assert check_adjoint(op, args, argnums=[last]) == [UFUNC_RULES[op].name]
+    expected = np.diag(density(*params, x))  # the closed form
+    np.testing.assert_allclose(ad.jacfwd(lambda v: op(*params, v))(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(ad.jacrev(lambda v: op(*params, v))(x), expected, rtol=1e-12)
+    ad.check_grads(lambda v: op(*[p[0] for p in params], v), (x,), order=2)
+    for k in range(last):
         with pytest.raises(NotImplementedError, match=f"argument {k} is not implemented"):
-            ad.grad(lambda v: np.sum(op(*[v if j == k else args[j] for j in range(3)])))(args[k])
+            ad.grad(lambda v: np.sum(op(*[v if j == k else args[j] for j in range(op.nin)])))(
+                args[k])

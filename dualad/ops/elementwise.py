@@ -178,17 +178,32 @@ BINARY_SPECIAL = {
 }
 
 
+def _gamma_density(a, x):
+    """d P(a, x) / dx = x^(a-1) e^(-x) / Γ(a)."""
+    return np.exp(sp.xlogy(a - 1.0, x) - x - sp.gammaln(a))
+
+
+def _t_density(df, t):
+    """Student's t density with ``df`` degrees of freedom."""
+    return np.exp(sp.gammaln(0.5 * (df + 1.0)) - sp.gammaln(0.5 * df)
+                  - 0.5 * np.log(df * math.pi) - 0.5 * (df + 1.0) * np.log1p(t * t / df))
+
+
 def _beta_density(a, b, x):
     """d I_x(a, b) / dx = x^(a-1) (1-x)^(b-1) / B(a, b), in logs (no overflow for large a, b)."""
     return np.exp((a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - sp.betaln(a, b))
 
 
-#: the regularized incomplete beta function and its complement: the derivative in a and b is a
-#: hypergeometric series with no SciPy routine, so it is not implemented (a tangent arriving
-#: there raises NotImplementedError naming the argument); in x it is the beta density
-TERNARY_SPECIAL = {
+#: distribution functions differentiable in their last argument only: the regularized
+#: incomplete beta and gamma functions, their complements and Student's t CDF. In x the
+#: derivative is the density; in the shape parameters it is a series with no SciPy routine, so
+#: it is not implemented (a tangent arriving there raises NotImplementedError naming it)
+IN_X_SPECIAL = {
     sp.betainc: (None, None, lambda ans, a, b, x: _beta_density(a, b, x)),
     sp.betaincc: (None, None, lambda ans, a, b, x: -_beta_density(a, b, x)),
+    sp.gammainc: (None, lambda ans, a, x: _gamma_density(a, x)),
+    sp.gammaincc: (None, lambda ans, a, x: -_gamma_density(a, x)),
+    sp.stdtr: (None, lambda ans, df, t: _t_density(df, t)),
 }
 
 #: ufuncs with derivative zero wherever defined: integer-valued, boolean or piecewise constant
@@ -205,7 +220,7 @@ for _module, _table in (("numpy", UNARY), ("scipy.special", UNARY_SPECIAL)):
     for _u, _d in _table.items():
         _register(_u, _d, name=f"{_module}.{_u.__name__}")
 for _module, _table in (("numpy", BINARY), ("scipy.special", BINARY_SPECIAL),
-                        ("scipy.special", TERNARY_SPECIAL)):
+                        ("scipy.special", IN_X_SPECIAL)):
     for _u, _ds in _table.items():
         _register(_u, *_ds, name=f"{_module}.{_u.__name__}")
 for _u in NONDIFF_UFUNCS:
