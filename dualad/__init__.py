@@ -18,6 +18,9 @@ from .ops.special import logsumexp
 from .transforms import (MEMORY_BUDGET, choose_mode, elementwise_grad, grad, hessian, hvp, jacfwd,
                          jacobian, jacrev, jvp, value_and_grad)
 from .pytree import tree_flatten, tree_unflatten, tree_map
+from . import scipy_support
+
+scipy_support.install()  # SciPy's functions with rules, called on traced values, reach them
 
 __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
            "hessian", "hvp", "choose_mode", "logsumexp", "numeric", "check_grads", "tree_flatten",

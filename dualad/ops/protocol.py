@@ -8,6 +8,7 @@ callable that is not in the table raises ``TypeError`` naming it and the mode.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -34,6 +35,21 @@ _function_rule = FUNCTION_RULES.get
 #: what to do about an op without a rule, appended to the error naming it
 _NEXT_STEP = ("; wrap the code that calls it in a function with its own rule "
               "(ad.custom_jvp or ad.custom_vjp)")
+
+
+def _scipy_caller():
+    """``module.function`` of the SciPy function the user called, if the conversion happens
+    inside SciPy (its outermost frame on the stack), else None. Only on the error path."""
+    frame, entry = sys._getframe(2), None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module == "scipy" or module.startswith("scipy."):
+            code = frame.f_code
+            entry = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+        elif entry is not None:
+            return entry
+        frame = frame.f_back
+    return entry
 
 
 class ArrayProtocol(Tracer):
@@ -77,10 +93,19 @@ class ArrayProtocol(Tracer):
         return front(*args, **kwargs)
 
     def __array__(self, dtype=None, copy=None):
+        caller = _scipy_caller()
+        if caller is not None:
+            raise TypeError(
+                f"{caller} has no dualad rule: it converts its arguments with np.asarray, which "
+                f"would drop the derivative of this {type(self).__name__}. Wrap the call in a "
+                f"function with its own rule (ad.custom_jvp / ad.custom_vjp); if dualad has a "
+                f"rule for it (dualad.scipy_support.WRAPPED), import dualad before taking the "
+                f"name from SciPy")
         raise TypeError(
             f"cannot convert a {type(self).__name__} to a plain ndarray: its derivative would be "
-            f"dropped. Use NumPy functions on it directly, or take .{self._value_attr} "
-            f"for the value alone")
+            f"dropped. Use NumPy functions on it directly (np.stack([...]) to build an array "
+            f"from traced values: np.array([...]) of them cannot be traced), or take "
+            f".{self._value_attr} for the value alone")
 
     _value_attr = "primal"
 
