@@ -17,10 +17,11 @@ from .ops.special import logsumexp
 from .transforms import (MEMORY_BUDGET, choose_mode, grad, hessian, hvp, jacfwd, jacobian,
                          jacrev, jvp, value_and_grad)
 from .pytree import tree_flatten, tree_unflatten, tree_map
+from .staging import Program, jit, trace
 
 __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
            "hessian", "hvp", "choose_mode", "logsumexp", "numeric", "check_grads", "tree_flatten",
-           "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops"]
+           "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops", "trace", "jit", "Program"]
 __version__ = "0.1.0"
 
 

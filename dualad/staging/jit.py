@@ -1,0 +1,89 @@
+"""``jit(f)``: trace on the first call per signature, replay the cached program afterwards."""
+from __future__ import annotations
+
+import functools
+import warnings
+
+from .program import GuardFailure, _static_set, _trace, signature
+from .tracer import active_trace
+
+__all__ = ["jit", "Jitted", "MAX_SPECIALIZATIONS"]
+
+#: programs kept per signature (one per branch the guards told apart); past it, jit warns once
+#: and runs the function eagerly for that signature
+MAX_SPECIALIZATIONS = 8
+
+
+class Jitted:
+    """The callable :func:`jit` returns. ``programs(*args)`` lists the programs cached for the
+    signature of ``args``; ``traces`` counts the traces taken so far."""
+
+    def __init__(self, f, static_argnums, optimize, max_specializations):
+        self.f = f
+        self.static_argnums = static_argnums
+        self.optimize = optimize
+        self.max_specializations = max_specializations
+        self._cache = {}
+        self._eager = set()
+        self._static = {}  # number of arguments -> static set
+        self.traces = 0
+        functools.update_wrapper(self, f)
+
+    def _static_for(self, n):
+        s = self._static.get(n)
+        if s is None:
+            s = self._static[n] = _static_set(self.static_argnums, n, "jit")
+        return s
+
+    def programs(self, *args):
+        key, _ = signature(args, self._static_for(len(args)))
+        return list(self._cache.get(key, ()))
+
+    def __call__(self, *args):
+        if active_trace() is not None:  # inside another trace: inline f into it
+            return self.f(*args)
+        key, leaves = signature(args, self._static_for(len(args)))
+        progs = self._cache.get(key)
+        if progs is not None:
+            if len(progs) == 1 and not progs[0].has_guards:
+                return progs[0].replay(leaves)
+            for p in progs:
+                try:
+                    return p.replay(leaves)
+                except GuardFailure:
+                    continue
+        else:
+            progs = self._cache[key] = []
+        if key in self._eager:
+            return self.f(*args)
+        if len(progs) >= self.max_specializations:
+            self._eager.add(key)
+            warnings.warn(f"jit({getattr(self.f, '__name__', 'f')}): {len(progs)} "
+                          f"specializations of one signature failed their guards (Python "
+                          f"control flow on traced values); running it eagerly from now on "
+                          f"for this signature", RuntimeWarning, stacklevel=2)
+            return self.f(*args)
+        prog, out = _trace(self.f, args, self._static_for(len(args)), key, leaves,
+                           self.optimize)
+        self.traces += 1
+        progs.append(prog)
+        return out
+
+
+def jit(f=None, static_argnums=(), *, optimize=True, max_specializations=MAX_SPECIALIZATIONS):
+    """``f`` compiled to staged programs: each new signature (pytree structure, shapes, dtypes
+    and the values of ``static_argnums``) traces ``f`` once with :func:`trace`; later calls
+    replay the program, without dualad's dispatch.
+
+    Python control flow on traced values is recorded as guards: a replay whose guard fails
+    traces another specialization (at most ``max_specializations`` per signature; then a
+    warning and eager calls). Values that do not depend on the arguments are frozen at trace
+    time (see :func:`trace`). Called inside a trace, a jitted function is inlined.
+    Usable as a decorator, with or without arguments.
+    """
+    if f is None:
+        return lambda g: jit(g, static_argnums, optimize=optimize,
+                             max_specializations=max_specializations)
+    if not callable(f):
+        raise TypeError(f"jit: f must be callable, got {type(f).__name__}")
+    return Jitted(f, static_argnums, optimize, max_specializations)

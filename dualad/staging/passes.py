@@ -1,0 +1,184 @@
+"""Optimization passes over a program's equation list.
+
+Each pass takes ``(equations, outputs)`` and returns a new pair (``outputs`` is the flat list of
+output leaves: :class:`Var`, :class:`Const` or literals); none mutates its input. Guards are
+kept by every pass, in order: they are the program's only side effect.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .tracer import GUARD, Call, Const, Equation, Var
+
+__all__ = ["dce", "cse", "simplify", "optimize", "PASSES"]
+
+
+def _sub(x, mapping):
+    t = type(x)
+    if t is Var:
+        return mapping.get(x, x)
+    if t is tuple or t is list:
+        return t(_sub(o, mapping) for o in x)
+    if t is dict:
+        return {k: _sub(v, mapping) for k, v in x.items()}
+    if t is slice:
+        return slice(_sub(x.start, mapping), _sub(x.stop, mapping), _sub(x.step, mapping))
+    return x
+
+
+def substitute(eq, mapping):
+    """``eq`` reading ``mapping[v]`` wherever it read the variable ``v``."""
+    if not mapping:
+        return eq
+    return Equation(eq.prim, _sub(eq.args, mapping), _sub(eq.kwargs, mapping), eq.outs,
+                    eq.line, eq.multi)
+
+
+def dce(equations, outputs):
+    """Dead code elimination: drop equations none of whose results reach an output or guard."""
+    live = {v for v in outputs if type(v) is Var}
+    kept = []
+    for eq in reversed(equations):
+        if eq.prim is GUARD or any(o in live for o in eq.outs):
+            kept.append(eq)
+            live.update(eq.inputs)
+    kept.reverse()
+    return kept, list(outputs)
+
+
+def _key(x):
+    """A hashable key for an argument (variables and arrays by identity), or raise TypeError."""
+    t = type(x)
+    if t is Var or t is Const:
+        return (t.__name__, x.id)
+    if t is tuple or t is list:
+        return (t.__name__,) + tuple(_key(o) for o in x)
+    if t is dict:
+        return ("dict",) + tuple((k, _key(v)) for k, v in sorted(x.items()))
+    if t is slice:
+        return ("slice", _key(x.start), _key(x.stop), _key(x.step))
+    if t is np.ndarray:
+        return ("array", id(x))
+    if isinstance(x, float) and x == 0.0:
+        return (t, x, str(x))  # 0.0 and -0.0 compare equal but differ
+    hash(x)
+    return (t, x)
+
+
+def _pure(prim):
+    return type(prim) is not Call or "random" not in prim.name
+
+
+def cse(equations, outputs):
+    """Common subexpression elimination: an equation repeating an earlier one (same primitive,
+    same arguments) is dropped and its results renamed to the earlier results."""
+    seen = {}
+    mapping = {}
+    kept = []
+    for eq in equations:
+        eq = substitute(eq, mapping)
+        if not _pure(eq.prim):
+            kept.append(eq)
+            continue
+        if eq.prim is GUARD:  # a check repeated on the same value holds if the first did
+            try:
+                key = ("guard", eq.args[0].id, eq.kwargs["kind"], _key(eq.kwargs["value"]))
+                hash(key)
+            except TypeError:
+                kept.append(eq)
+                continue
+            if key not in seen:
+                seen[key] = eq
+                kept.append(eq)
+            continue
+        try:
+            key = (id(eq.prim) if type(eq.prim) is not Call else eq.prim.impl,
+                   _key(eq.args), _key(eq.kwargs))
+            hash(key)
+        except TypeError:
+            kept.append(eq)
+            continue
+        prev = seen.get(key)
+        if prev is not None:
+            mapping.update(zip(eq.outs, prev.outs))
+            continue
+        seen[key] = eq
+        kept.append(eq)
+    return kept, [_sub(o, mapping) for o in outputs]
+
+
+def _is_scalar(x, value):
+    """Whether ``x`` is a literal scalar (or a read-only size-1 constant) equal to ``value``.
+    Writable constants may be the user's arrays, read anew at each replay: not folded."""
+    if type(x) is Const:
+        v = x.value
+        return not v.flags.writeable and v.size == 1 and v.ndim == 0 and v == value
+    if type(x) in (int, float) or isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        return x == value and type(x) is not bool
+    return False
+
+
+_NAMES_ADD = {"numpy.add"}
+_NAMES_MUL = {"numpy.multiply"}
+
+
+def _identity_of(eq):
+    """The variable ``eq`` returns unchanged (``x * 1``, ``x + 0``, a reshape to its own shape),
+    or ``None``."""
+    name = eq.prim.name
+    if eq.prim is GUARD or eq.multi or type(eq.prim) is Call:
+        return None
+    out = eq.outs[0]
+    args = eq.args
+    cand = None
+    if len(args) == 2 and not eq.kwargs:
+        a, b = args
+        if name == "numpy.multiply":
+            cand = a if _is_scalar(b, 1) else (b if _is_scalar(a, 1) else None)
+        elif name == "numpy.add":
+            cand = a if _is_scalar(b, 0) else (b if _is_scalar(a, 0) else None)
+        elif name == "numpy.subtract":
+            cand = a if _is_scalar(b, 0) else None
+        elif name == "numpy.divide" or name == "numpy.power":
+            cand = a if _is_scalar(b, 1) else None
+    elif len(args) == 1:
+        a = args[0]
+        kw = eq.kwargs
+        if name in ("numpy.reshape", "numpy.broadcast_to") and type(a) is Var:
+            cand = a if tuple(kw["shape"]) == tuple(a.shape) else None
+        elif name == "numpy.transpose" and type(a) is Var:
+            axes = kw.get("axes")
+            nd = len(a.shape)
+            if (axes is None and nd <= 1) or (axes is not None and
+                                              tuple(axes) == tuple(range(nd))):
+                cand = a
+        elif name == "numpy.ndarray.astype" and type(a) is Var:
+            cand = a if np.dtype(kw["dtype"]) == a.dtype else None
+    if type(cand) is Var and tuple(cand.shape) == tuple(out.shape) and cand.dtype == out.dtype:
+        return cand
+    return None
+
+
+def simplify(equations, outputs):
+    """Drop multiplications and divisions by 1, additions and subtractions of 0, and reshapes,
+    broadcasts, transposes and casts that leave their argument as it is (same shape, dtype)."""
+    mapping = {}
+    kept = []
+    for eq in equations:
+        eq = substitute(eq, mapping)
+        same = _identity_of(eq)
+        if same is not None:
+            mapping[eq.outs[0]] = same
+            continue
+        kept.append(eq)
+    return kept, [_sub(o, mapping) for o in outputs]
+
+
+PASSES = (simplify, cse, dce)
+
+
+def optimize(equations, outputs, passes=PASSES):
+    """Run ``passes`` in order (by default: simplify, CSE, then dead code)."""
+    for p in passes:
+        equations, outputs = p(equations, outputs)
+    return equations, outputs

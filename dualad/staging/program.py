@@ -1,0 +1,312 @@
+"""``trace(f, *args)``: run ``f`` once under the staging level and keep what it computed as a
+:class:`Program`, straight-line NumPy source that replays without dualad's dispatch.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import linecache
+import operator
+
+import numpy as np
+import scipy.special as sps
+
+from ..pytree import tree_flatten, tree_unflatten
+from . import codegen
+from .codegen import GuardFailure, UnsavableError
+from .passes import optimize as run_passes
+from .tracer import _STACK, Staged, Trace, active_trace
+
+__all__ = ["trace", "Program", "GuardFailure", "UnsavableError", "signature"]
+
+_serial = itertools.count(1)
+
+#: constants up to this many elements are written into a saved module as np.array literals;
+#: larger ones go into one base64 .npz blob in the same file
+LITERAL_MAX = 16
+
+
+def _static_set(static_argnums, n, fname):
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
+    try:
+        nums = tuple(operator.index(a) for a in static_argnums)
+    except TypeError:
+        raise TypeError(f"{fname}: static_argnums must be an int or a tuple of ints, got "
+                        f"{static_argnums!r}") from None
+    for a in nums:
+        if not -n <= a < n:
+            raise ValueError(f"{fname}: static_argnums {static_argnums!r} out of range for "
+                             f"{n} positional argument(s)")
+    return frozenset(a % n for a in nums)
+
+
+def as_input(x, what):
+    """A dynamic argument leaf as the value the program sees (Python numbers as NumPy scalars,
+    so trace and replay compute with the same types)."""
+    t = type(x)
+    if t is np.ndarray or isinstance(x, np.generic):
+        return x
+    if t is float:
+        return np.float64(x)
+    if t is bool:
+        return np.bool_(x)
+    if t is int:
+        return np.int64(x)
+    if isinstance(x, np.ndarray):
+        return np.asarray(x)
+    raise TypeError(f"{what} is a {t.__name__}: dynamic arguments must be arrays or numbers "
+                    f"(pass it in static_argnums to specialize on its value)")
+
+
+def _leaf_sig(x):
+    t = type(x)
+    if t is np.ndarray:
+        return (x.shape, x.dtype)
+    if t is float or t is int or t is bool:
+        return t
+    return (t, np.shape(x), getattr(x, "dtype", None))
+
+
+def signature(args, static):
+    """The cache key of a call: pytree structure, leaf types/shapes/dtypes, static values."""
+    dyn = []
+    stat = []
+    for i, a in enumerate(args):
+        if i in static:
+            try:
+                hash(a)
+            except TypeError:
+                raise TypeError(f"static argument {i} must be hashable, got "
+                                f"{type(a).__name__}") from None
+            stat.append((i, type(a), a))
+        else:
+            dyn.append(a)
+    leaves, td = tree_flatten(tuple(dyn))
+    return (td, tuple(_leaf_sig(x) for x in leaves), tuple(stat)), leaves
+
+
+def trace(f, *args, static_argnums=(), optimize=True, lines=True):
+    """Run ``f(*args)`` once, recording every primitive, and return the :class:`Program`.
+
+    Every transform called inside ``f`` (``grad``, ``jvp``, ``hessian``, ``nn`` modules) is
+    flattened into op-table primitives. Arguments in ``static_argnums`` are taken by value (the
+    program is specialized to them); the others must be arrays, numbers or pytrees of them.
+    Values computed without the inputs (globals, ``np.random`` draws) are frozen into the
+    program; an array the function reads is held by reference, so a global changed in place
+    is read anew at replay. Python side effects of ``f`` happen once, while tracing.
+    ``optimize`` runs the passes of :mod:`dualad.staging.passes`; ``lines`` records the user's
+    source line of each primitive (a comment in the source).
+    """
+    if not callable(f):
+        raise TypeError(f"trace: f must be callable, got {type(f).__name__}")
+    if active_trace() is not None:
+        raise NotImplementedError("trace: tracing inside a traced function is not supported "
+                                  "(ad.jit inside a trace is inlined; call f directly)")
+    static = _static_set(static_argnums, len(args), "trace")
+    key, leaves = signature(args, static)
+    return _trace(f, args, static, key, leaves, optimize, lines)[0]
+
+
+def _trace(f, args, static, key, leaves, optimize=True, lines=True):
+    """``(program, concrete outputs of this call)``."""
+    t = Trace(lines)
+    inputs = []
+    staged = []
+    for k, leaf in enumerate(leaves):
+        v = as_input(leaf, f"trace: argument leaf {k}")
+        var = t.new_var(v, "x")
+        inputs.append(var)
+        staged.append(Staged(v, var, t))
+    td = key[0]
+    dyn = iter(tree_unflatten(td, staged))
+    call_args = [args[i] if i in static else next(dyn) for i in range(len(args))]
+    _STACK.append(t)
+    try:
+        out = f(*call_args)
+    finally:
+        _STACK.pop()
+        t.finish()
+    o_leaves, o_def = tree_flatten(out)
+    outputs = []
+    values = []
+    for n, x in enumerate(o_leaves):
+        if isinstance(x, Staged):
+            if x._trace is not t:
+                raise ValueError("trace: f returned a staged value of another trace")
+            outputs.append(x._var)
+            values.append(x._value)
+        elif type(x) is np.ndarray:
+            outputs.append(t.const(x))
+            values.append(x)
+        elif isinstance(x, (np.generic, int, float, complex)):
+            outputs.append(x)
+            values.append(x)
+        else:
+            raise TypeError(f"trace: output leaf {n} of f is a {type(x).__name__}; a traced "
+                            f"function must return arrays or numbers (or pytrees of them)")
+    t.finish()  # (consts captured for the outputs)
+    eqs = t.equations
+    if optimize:
+        eqs, outputs = run_passes(eqs, outputs)
+    prog = Program(getattr(f, "__name__", "f"), inputs, eqs, outputs, o_def, key, static)
+    return prog, tree_unflatten(o_def, values)
+
+
+class Program:
+    """A traced function: its equations, their NumPy source, and a replay of it.
+
+    ``equations``: the Wengert list, each with ``.name`` (the primitive), ``.inputs``,
+    ``.outs`` (variables with ``.shape``/``.dtype``), ``.shapes``, ``.dtypes`` and ``.line``
+    (guards appear as equations named ``"guard"``). ``source``/``str(prog)``: the program as
+    Python. ``prog(*args)`` replays for arguments of the traced signature (another structure,
+    shape or dtype raises ``ValueError``; a failing guard raises :class:`GuardFailure`).
+    """
+
+    def __init__(self, name, inputs, equations, outputs, out_def, key, static):
+        self.name = name
+        self.inputs = inputs
+        self.equations = equations
+        self.outputs = outputs
+        self.out_def = out_def
+        self.key = key
+        self.static = static
+        self.source, names = codegen.render(inputs, equations, outputs)
+        self._names = names
+        self.has_guards = any(eq.prim is codegen.GUARD for eq in equations)
+        ns = {"np": np, "sps": sps, "GuardFailure": GuardFailure, "_same": codegen.same}
+        for h in sorted(names.helpers):
+            exec(codegen.HELPERS[h], ns)  # noqa: S102 - our own helper source
+        ns.update(names.ns)
+        filename = f"<dualad program {next(_serial)}: {name}>"
+        lines_ = self.source.splitlines(True)
+        linecache.cache[filename] = (len(self.source), None, lines_, filename)
+        exec(compile(self.source, filename, "exec"), ns)  # noqa: S102 - generated above
+        self._fn = ns["program"]
+        self._single = out_def.kind == "leaf"
+
+    @property
+    def consts(self):
+        """The captured constants, by name."""
+        return {k: v for k, v in self._names.ns.items() if k not in self._names.opaque}
+
+    def __str__(self):
+        return self.source
+
+    def __repr__(self):
+        n = sum(eq.prim is not codegen.GUARD for eq in self.equations)
+        return f"<Program {self.name}: {len(self.inputs)} inputs, {n} equations>"
+
+    def __len__(self):
+        return len(self.equations)
+
+    def __call__(self, *args):
+        key, leaves = signature(args, self.static)
+        if key != self.key:
+            raise ValueError(f"Program {self.name}: the arguments do not match the traced "
+                             f"signature (structure, shapes, dtypes and static values): "
+                             f"traced {self.key}, got {key}")
+        return self.replay(leaves)
+
+    def replay(self, leaves):
+        """Run the program on the flat dynamic leaves (no signature check)."""
+        vals = [as_input(x, "argument") for x in leaves]
+        res = self._fn(*vals)
+        if self._single:
+            return res[0]
+        return tree_unflatten(self.out_def, list(res))
+
+    # -- saving --------------------------------------------------------------------------------
+    def module_source(self, doc=None):
+        """The source of a standalone module (imports numpy, scipy and the standard library
+        only) defining ``program`` and a ``run(*args)`` that rebuilds the output structure
+        as nested tuples/lists/dicts."""
+        names = self._names
+        if names.opaque:
+            objs = ", ".join(f"{k} ({type(names.ns[k]).__name__})" for k in names.opaque)
+            raise UnsavableError(f"Program {self.name} cannot be saved: it calls objects "
+                                 f"without a NumPy/SciPy spelling: {objs}")
+        small, large = {}, {}
+        for k, v in names.ns.items():
+            v = np.asarray(v)
+            if v.size <= LITERAL_MAX and v.dtype.kind in "biuf" and \
+                    (v.dtype.kind != "f" or np.isfinite(v).all()):
+                small[k] = v
+            else:
+                large[k] = v
+        out = [f'"""{doc or f"Program {self.name}, generated by dualad.trace."}\n\n'
+               f"Standalone: imports only numpy, scipy and the standard library.\n"
+               f'Call run(*args) (the traced pytree structure) or program(*leaves)."""',
+               "import base64", "import io", "", "import numpy as np",
+               "import scipy.special as sps", "", "",
+               "class GuardFailure(Exception):",
+               '    """A value took another branch than the traced one."""', "", ""]
+        out.append(codegen.SAME_SOURCE)
+        for h in sorted(names.helpers):
+            out.append(codegen.HELPERS[h])
+        for k, v in small.items():
+            out.append(f"{k} = np.array({v.tolist()!r}, dtype=np.dtype({v.dtype.str!r}))")
+        if large:
+            buf = io.BytesIO()
+            np.savez(buf, **large)
+            blob = base64.b64encode(buf.getvalue()).decode("ascii")
+            lines = [blob[i:i + 96] for i in range(0, len(blob), 96)]
+            out.append("_BLOB = (\n" + "".join(f"    {s!r}\n" for s in lines) + ")")
+            out.append("with np.load(io.BytesIO(base64.b64decode(''.join(_BLOB)))) as _z:")
+            for k in large:
+                out.append(f"    {k} = _z[{k!r}]")
+        out += ["", "", self.source, "",
+                f"_OUT = {_treedef_source(self.out_def)}", "",
+                "",
+                "def run(*args):",
+                '    """Flatten the arguments (nested tuples/lists/dicts), run the program, '
+                'rebuild the output."""',
+                "    leaves = []",
+                "    _flatten(args, leaves)",
+                "    res = program(*leaves)",
+                "    return _unflatten(_OUT, iter(res))",
+                "", "", _FLATTEN_SOURCE]
+        return "\n".join(out) + "\n"
+
+    def save(self, path):
+        """Write :meth:`module_source` to ``path`` (constants embedded in the file)."""
+        src = self.module_source()
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(src)
+        return path
+
+
+def _treedef_source(td):
+    if td.kind == "leaf":
+        return "'*'"
+    if td.kind == "none":
+        return "None"
+    kids = ", ".join(_treedef_source(c) for c in td.children)
+    if td.kind == "dict":
+        return "('dict', " + repr(list(td.meta)) + ", [" + kids + "])"
+    kind = td.kind if isinstance(td.kind, str) else "tuple"
+    return f"({kind!r}, [{kids}])"
+
+
+_FLATTEN_SOURCE = '''def _flatten(x, leaves):
+    if isinstance(x, (tuple, list)):
+        for v in x:
+            _flatten(v, leaves)
+    elif isinstance(x, dict):
+        for k in sorted(x):
+            _flatten(x[k], leaves)
+    elif x is not None:
+        leaves.append(np.float64(x) if type(x) is float else x)
+
+
+def _unflatten(td, it):
+    if td == '*':
+        return next(it)
+    if td is None:
+        return None
+    if td[0] == 'dict':
+        return {k: _unflatten(c, it) for k, c in zip(td[1], td[2])}
+    kids = [_unflatten(c, it) for c in td[1]]
+    return kids if td[0] == 'list' else tuple(kids)
+'''
