@@ -193,10 +193,9 @@ def expression(eq, names):
     if impl is operator.neg:
         return f"-{args[0]}"
     if name == "numpy.sum":
-        # the ufunc's reduce skips np.sum's Python layer; booleans sum to integers only there
-        a = eq.args[0]
-        fn = "np.sum" if getattr(a, "dtype", np.dtype(bool)).kind == "b" else "np.add.reduce"
-        return f"{fn}({args[0]}, axis={literal(kw['axis'], names)}, " \
+        # the method skips np.sum's Python layer (and works on tracers: a program is NumPy
+        # code that dualad can differentiate again)
+        return f"{args[0]}.sum(axis={literal(kw['axis'], names)}, " \
                f"keepdims={literal(kw['keepdims'], names)})"
     template = _TEMPLATES.get(name)
     if template is not None:

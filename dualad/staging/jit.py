@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import warnings
 
+from ..ops import Tracer
 from .program import GuardFailure, _static_set, _trace, signature
 from .tracer import active_trace
 
@@ -44,6 +45,9 @@ class Jitted:
             return self.f(*args)
         key, leaves = signature(args, self._static_for(len(args)))
         progs = self._cache.get(key)
+        for x in leaves:
+            if isinstance(x, Tracer):  # under an enclosing transform
+                return self._under_transform(progs, leaves, args)
         if progs is not None:
             if len(progs) == 1 and not progs[0].has_guards:
                 return progs[0].replay(leaves)
@@ -68,6 +72,18 @@ class Jitted:
         self.traces += 1
         progs.append(prog)
         return out
+
+
+    def _under_transform(self, progs, leaves, args):
+        """Arguments carry derivatives of an enclosing transform: a cached program runs as the
+        NumPy code it is, on them (so it is differentiated); without one, ``f`` runs eagerly
+        (no trace is taken from derivative tracers)."""
+        for p in progs or ():
+            try:
+                return p.replay(leaves)
+            except GuardFailure:
+                continue
+        return self.f(*args)
 
 
 def jit(f=None, static_argnums=(), *, optimize=True, max_specializations=MAX_SPECIALIZATIONS):

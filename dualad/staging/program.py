@@ -12,6 +12,7 @@ import operator
 import numpy as np
 import scipy.special as sps
 
+from ..ops import Tracer
 from ..pytree import tree_flatten, tree_unflatten
 from . import codegen
 from .codegen import GuardFailure, UnsavableError
@@ -46,8 +47,8 @@ def as_input(x, what):
     """A dynamic argument leaf as the value the program sees (Python numbers as NumPy scalars,
     so trace and replay compute with the same types)."""
     t = type(x)
-    if t is np.ndarray or isinstance(x, np.generic):
-        return x
+    if t is np.ndarray or isinstance(x, (np.generic, Tracer)):
+        return x  # (a tracer: the program's NumPy code dispatches on it, differentiably)
     if t is float:
         return np.float64(x)
     if t is bool:
@@ -66,6 +67,8 @@ def _leaf_sig(x):
         return (x.shape, x.dtype)
     if t is float or t is int or t is bool:
         return t
+    if isinstance(x, Tracer):  # replayed as NumPy code on it, like the array it stands for
+        return (tuple(x.shape), x.dtype)
     return (t, np.shape(x), getattr(x, "dtype", None))
 
 

@@ -361,9 +361,11 @@ class Staged(ArrayProtocol):
                 return prim.bind(*inputs)
         if any(isinstance(a, Tracer) and not isinstance(a, Staged) for a in inputs):
             return NotImplemented  # a derivative tracer's own protocol decides (and raises)
-        if kwargs.get("out") is not None:
-            raise TypeError(f"{qualname(ufunc)}: out= is not supported on staged arrays "
-                            f"(they are immutable); assign the result instead")
+        if kwargs.get("out") is not None or method == "at":
+            what = "out=" if method != "at" else ".at (an in-place update)"
+            raise TypeError(f"{qualname(ufunc)}{'.at' if method == 'at' else ''}: {what} is "
+                            f"not supported on staged arrays (they are immutable); assign the "
+                            f"result instead")
         name = qualname(ufunc) + ("" if method == "__call__" else "." + method)
         func = ufunc if method == "__call__" else getattr(ufunc, method)
         return self._trace.record_call(func, name, inputs, kwargs)
