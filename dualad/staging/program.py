@@ -135,6 +135,8 @@ def _trace(f, args, static, key, leaves, optimize=True, lines=True):
     outputs = []
     values = []
     for n, x in enumerate(o_leaves):
+        if isinstance(x, Tracer) and not isinstance(x, Staged):
+            x = x._plain_value()  # a Tensor or DualArray of f's own: its value is returned
         if isinstance(x, Staged):
             if x._trace is not t:
                 raise ValueError("trace: f returned a staged value of another trace")
@@ -179,8 +181,7 @@ class Program:
         self._names = names
         self.has_guards = any(eq.prim is codegen.GUARD for eq in equations)
         ns = {"np": np, "sps": sps, "GuardFailure": GuardFailure, "_same": codegen.same}
-        for h in sorted(names.helpers):
-            exec(codegen.HELPERS[h], ns)  # noqa: S102 - our own helper source
+        ns.update(_live_helpers())
         ns.update(names.ns)
         filename = f"<dualad program {next(_serial)}: {name}>"
         lines_ = self.source.splitlines(True)
@@ -278,6 +279,19 @@ class Program:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(src)
         return path
+
+
+def _live_helpers():
+    """In memory the helpers are the op-table entries themselves: the same implementation as
+    eager, and a program replayed on tracers differentiates through them (a saved module
+    carries NumPy source for them instead, :data:`codegen.HELPERS`)."""
+    from ..ops.layers import linear_p
+    from ..ops.shape import index_add_p
+    from ..ops.special import log_softmax_p, softmax_p
+    return {"_softmax": lambda x, axis: softmax_p.bind(x, axis=axis),
+            "_log_softmax": lambda x, axis: log_softmax_p.bind(x, axis=axis),
+            "_index_add": lambda g, idx, shape: index_add_p.bind(g, idx=idx, shape=shape),
+            "_linear": linear_p.bind}
 
 
 def _treedef_source(td):
