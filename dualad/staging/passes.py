@@ -152,6 +152,8 @@ def _identity_of(eq):
             if (axes is None and nd <= 1) or (axes is not None and
                                               tuple(axes) == tuple(range(nd))):
                 cand = a
+        elif name == "numpy.sum" and type(a) is Var and tuple(kw["axis"] or (None,)) == ():
+            cand = a  # a sum over no axes (an unbroadcast that had nothing to undo)
         elif name == "numpy.ndarray.astype" and type(a) is Var:
             cand = a if np.dtype(kw["dtype"]) == a.dtype else None
     if type(cand) is Var and tuple(cand.shape) == tuple(out.shape) and cand.dtype == out.dtype:

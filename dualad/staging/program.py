@@ -190,6 +190,14 @@ class Program:
         self._fn = ns["program"]
         self._single = out_def.kind == "leaf"
 
+    def rewrite(self, *passes):
+        """A new program: these passes (functions of ``(equations, outputs)``, see
+        :mod:`dualad.staging.passes`) applied to this one's equations."""
+        eqs, outs = self.equations, self.outputs
+        for p in passes:
+            eqs, outs = p(eqs, outs)
+        return Program(self.name, self.inputs, eqs, outs, self.out_def, self.key, self.static)
+
     @property
     def consts(self):
         """The captured constants, by name."""

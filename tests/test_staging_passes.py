@@ -1,0 +1,133 @@
+"""The optimization passes, each on its own: what it removes, what it must keep, and that the
+optimized program replays the unoptimized one's values."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import dualad as ad
+from dualad.staging import cse, dce, optimize, simplify
+
+ONE = np.array(1.0)  # writable: the user may change it, so x * ONE is not folded
+
+
+def names(eqs):
+    return [e.name for e in eqs]
+
+
+def test_dce_drops_unused_and_keeps_guards():
+    def f(x):
+        unused = np.exp(x) * 3.0  # noqa: F841 - dead on purpose
+        if np.sum(x) > 0:  # a guard on a value the output does not use: kept
+            return np.sin(x)
+        return np.cos(x)
+
+    prog = ad.trace(f, np.ones(3), optimize=False)
+    assert "numpy.exp" in names(prog.equations)
+    eqs, outs = dce(prog.equations, prog.outputs)
+    assert "numpy.exp" not in names(eqs) and "numpy.multiply" not in names(eqs)
+    assert names(eqs) == ["numpy.sum", "numpy.greater", "guard", "numpy.sin"]
+    assert len(prog.equations) == 6  # the input list is not modified
+    p2 = prog.rewrite(dce)
+    x = np.array([0.5, 1.0, 2.0])
+    np.testing.assert_array_equal(p2(x), np.sin(x))
+
+
+def test_cse_merges_repeats_only():
+    def f(x, y):
+        return np.sin(x) * np.sin(x) + np.sin(y) + np.sum(x, axis=0) + np.sum(x, axis=1)[0]
+
+    prog = ad.trace(f, np.ones((2, 2)), np.ones((2, 2)), optimize=False)
+    assert names(prog.equations).count("numpy.sin") == 3
+    eqs, outs = cse(prog.equations, prog.outputs)
+    assert names(eqs).count("numpy.sin") == 2  # sin(x) once, sin(y) kept
+    assert names(eqs).count("numpy.sum") == 2  # different axes are different sums
+    p2 = prog.rewrite(cse)
+    x, y = np.arange(4.0).reshape(2, 2), -np.arange(4.0).reshape(2, 2)
+    np.testing.assert_allclose(p2(x, y), f(x, y), rtol=1e-15)
+
+
+def test_cse_keeps_repeated_random_calls():
+    def f(x):
+        return np.random.default_rng(0).standard_normal() + x
+
+    prog = ad.trace(f, 1.0, optimize=False)  # the draw is frozen: a constant
+    assert prog(1.0) == ad.trace(f, 1.0)(1.0)
+
+
+def test_cse_dedupes_guards():
+    def f(x):
+        a = x * 2 if x > 0 else x
+        return a * 3 if x > 0 else a
+
+    prog = ad.trace(f, 1.0, optimize=False)
+    assert names(prog.equations).count("guard") == 2
+    assert names(cse(prog.equations, prog.outputs)[0]).count("guard") == 1
+
+
+def test_simplify_identities():
+    def f(x):
+        y = x * 1.0 + 0.0
+        y = 1 * (0.0 + y) / 1.0 - 0.0
+        y = np.reshape(y, (2, 3)) ** 1
+        y = np.broadcast_to(y, (2, 3)).astype(np.float64)
+        y = np.transpose(y, (0, 1))
+        return y * ONE + np.reshape(y, (3, 2)).T
+
+    prog = ad.trace(f, np.ones((2, 3)), optimize=False)
+    eqs, outs = simplify(prog.equations, prog.outputs)
+    assert names(eqs) == ["numpy.multiply", "numpy.reshape", "numpy.transpose", "numpy.add"]
+    x = np.arange(6.0).reshape(2, 3)
+    p2 = prog.rewrite(simplify)
+    np.testing.assert_array_equal(p2(x), f(x))
+    ONE[...] = 2.0  # the writable constant is read at replay, not folded away
+    try:
+        np.testing.assert_array_equal(p2(x), f(x))
+    finally:
+        ONE[...] = 1.0
+
+
+def test_simplify_keeps_broadcasting_and_casting_identities():
+    def f(x):
+        return x * np.ones(3)[0] + np.zeros((2, 1)), (x * 1).astype(np.float32)
+
+    prog = ad.trace(f, np.ones(3), optimize=False)
+    eqs, _ = simplify(prog.equations, prog.outputs)
+    # x + zeros((2, 1)) broadcasts to (2, 3) and the cast changes the dtype: both kept
+    assert "numpy.add" in names(eqs) and "numpy.ndarray.astype" in names(eqs)
+
+
+def test_default_pipeline_on_a_hessian_is_smaller_and_equal():
+    A = np.random.default_rng(1).standard_normal((4, 4))
+
+    def f(x):
+        return ad.logsumexp(A @ x) + 0.5 * np.sum(x * x)
+
+    h = ad.hessian(f)
+    x0 = np.ones(4)
+    raw = ad.trace(h, x0, optimize=False)
+    opt = ad.trace(h, x0)
+    assert len(opt.equations) < len(raw.equations)
+    x = np.array([0.3, -1.0, 2.0, 0.1])
+    np.testing.assert_allclose(opt(x), raw(x), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(opt(x), h(x), rtol=1e-13, atol=1e-14)
+
+
+UNARY = [np.sin, np.tanh, np.cos, lambda v: v * 1.0, lambda v: v + 0.0, np.square,
+         lambda v: np.reshape(v, v.shape)]
+
+
+@given(st.lists(st.integers(0, len(UNARY) - 1), min_size=1, max_size=12),
+       st.lists(st.floats(-2, 2), min_size=3, max_size=3))
+def test_optimize_preserves_values(ops, xs):
+    def f(x):
+        vals = [x]
+        for k in ops:
+            vals.append(UNARY[k](vals[-1]) + UNARY[k](vals[len(vals) // 2]))
+        return np.sum(vals[-1]) + np.sum(np.sin(vals[0]))
+
+    x = np.array(xs)
+    prog = ad.trace(ad.grad(f), x, optimize=False)
+    eqs, outs = optimize(prog.equations, prog.outputs)
+    assert len(eqs) <= len(prog.equations)
+    np.testing.assert_allclose(prog.rewrite(optimize)(x), prog(x), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(prog(x), ad.grad(f)(x), rtol=1e-13, atol=1e-13)
