@@ -256,32 +256,59 @@ def _guard_source(eq, names, k):
     return f"if not _same({v}, {lit}): {fail}"
 
 
-def render(inputs, equations, outputs, line_comments=True):
+#: temporaries with at least this many elements are deleted after their last use, so that a
+#: replay holds no more large arrays than the eager computation would
+DEL_MIN_SIZE = 4096
+
+
+def _last_uses(equations, outputs):
+    last = {}
+    for k, eq in enumerate(equations):
+        for v in eq.inputs:
+            last[v] = k
+    for o in outputs:
+        if type(o) is Var:
+            last[o] = len(equations)
+    return last
+
+
+def render(inputs, equations, outputs, line_comments=True, single=False):
     """``(source, names)``: the function ``program`` computing the flat ``outputs`` from
-    ``inputs``; ``names`` holds the objects the source reads besides numpy/scipy."""
+    ``inputs`` (the one output itself when ``single``); ``names`` holds the objects the
+    source reads besides numpy/scipy."""
     names = _Names()
     sig = ", ".join(v.name for v in inputs)
     body = []
     k = 0
-    for eq in equations:
+    last = _last_uses(equations, outputs)
+    params = set(inputs)
+    for n, eq in enumerate(equations):
         if eq.prim is GUARD:
             body.append(_guard_source(eq, names, k))
             k += 1
-            continue
-        rhs = expression(eq, names)
-        lhs = ", ".join(v.name for v in eq.outs)
-        if eq.multi and len(eq.outs) == 1:
-            lhs += ","
-        stmt = f"{lhs} = {rhs}"
-        if line_comments and eq.line:
-            stmt += f"  # {eq.line}"
-        body.append(stmt)
-    outs = ", ".join(literal(o, names) for o in outputs)
-    body.append(f"return ({outs}{',' if len(outputs) == 1 else ''})")
+        else:
+            rhs = expression(eq, names)
+            lhs = ", ".join(v.name for v in eq.outs)
+            if eq.multi and len(eq.outs) == 1:
+                lhs += ","
+            stmt = f"{lhs} = {rhs}"
+            if line_comments and eq.line:
+                stmt += f"  # {eq.line}"
+            body.append(stmt)
+        dead = [v.name for v in dict.fromkeys(eq.inputs)
+                if last.get(v) == n and v not in params and math.prod(v.shape) >= DEL_MIN_SIZE]
+        if eq.prim is not GUARD:  # results nobody reads (a multiple-result op's extras)
+            dead += [v.name for v in eq.outs if v not in last and
+                     math.prod(v.shape) >= DEL_MIN_SIZE]
+        if dead:
+            body.append(f"del {', '.join(dead)}")
+    if single:
+        body.append(f"return {literal(outputs[0], names)}")
+    else:
+        outs = ", ".join(literal(o, names) for o in outputs)
+        body.append(f"return ({outs}{',' if len(outputs) == 1 else ''})")
     src = f"def program({sig}):\n" + "".join(f"    {s}\n" for s in body)
     return src, names
-
-
 
 
 def same(a, b):

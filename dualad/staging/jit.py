@@ -4,15 +4,19 @@ from __future__ import annotations
 import functools
 import warnings
 
+import numpy as np
+
 from ..ops import Tracer
 from .program import GuardFailure, _static_set, _trace, signature
-from .tracer import active_trace
+from .tracer import _STACK, active_trace
 
 __all__ = ["jit", "Jitted", "MAX_SPECIALIZATIONS"]
 
 #: programs kept per signature (one per branch the guards told apart); past it, jit warns once
 #: and runs the function eagerly for that signature
 MAX_SPECIALIZATIONS = 8
+
+_ndarray = np.ndarray
 
 
 class Jitted:
@@ -25,6 +29,7 @@ class Jitted:
         self.optimize = optimize
         self.max_specializations = max_specializations
         self._cache = {}
+        self._fast = {}  # _fast_key -> (program, whether no argument needs converting)
         self._eager = set()
         self._static = {}  # number of arguments -> static set
         self.traces = 0
@@ -40,7 +45,30 @@ class Jitted:
         key, _ = signature(args, self._static_for(len(args)))
         return list(self._cache.get(key, ()))
 
+    def _fast_key(self, args):
+        """The signature of plain positional arrays and floats, cheaply (``None`` otherwise)."""
+        k = []
+        for a in args:
+            c = a.__class__
+            if c is _ndarray:
+                k.append(a.shape)
+                k.append(a.dtype)
+            elif c is float:
+                k.append(float)
+            else:
+                return None
+        return tuple(k)
+
     def __call__(self, *args):
+        fast = self._fast
+        if fast and not _STACK:  # the common hit: plain arrays, one guard-free program
+            hit = fast.get(self._fast_key(args))
+            if hit is not None:
+                prog, plain = hit
+                if plain:
+                    res = prog._fn(*args)
+                    return res if prog._single else prog.unflatten(res)
+                return prog.replay(args)
         if active_trace() is not None:  # inside another trace: inline f into it
             return self.f(*args)
         key, leaves = signature(args, self._static_for(len(args)))
@@ -71,6 +99,12 @@ class Jitted:
                            self.optimize)
         self.traces += 1
         progs.append(prog)
+        fk = None if self.static_argnums not in ((), None) else self._fast_key(args)
+        if fk is not None:
+            if len(progs) == 1 and not prog.has_guards:
+                self._fast[fk] = (prog, float not in fk)
+            else:
+                self._fast.pop(fk, None)
         return out
 
 

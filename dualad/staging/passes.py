@@ -30,8 +30,13 @@ def substitute(eq, mapping):
     """``eq`` reading ``mapping[v]`` wherever it read the variable ``v``."""
     if not mapping:
         return eq
+    for v in eq.inputs:
+        if v in mapping:
+            break
+    else:
+        return eq
     return Equation(eq.prim, _sub(eq.args, mapping), _sub(eq.kwargs, mapping), eq.outs,
-                    eq.line, eq.multi)
+                    eq._line, eq.multi)
 
 
 def dce(equations, outputs):

@@ -177,7 +177,8 @@ class Program:
         self.out_def = out_def
         self.key = key
         self.static = static
-        self.source, names = codegen.render(inputs, equations, outputs)
+        self._single = out_def.kind == "leaf"
+        self.source, names = codegen.render(inputs, equations, outputs, single=self._single)
         self._names = names
         self.has_guards = any(eq.prim is codegen.GUARD for eq in equations)
         ns = {"np": np, "sps": sps, "GuardFailure": GuardFailure, "_same": codegen.same}
@@ -188,7 +189,6 @@ class Program:
         linecache.cache[filename] = (len(self.source), None, lines_, filename)
         exec(compile(self.source, filename, "exec"), ns)  # noqa: S102 - generated above
         self._fn = ns["program"]
-        self._single = out_def.kind == "leaf"
 
     def rewrite(self, *passes):
         """A new program: these passes (functions of ``(equations, outputs)``, see
@@ -226,7 +226,11 @@ class Program:
         vals = [as_input(x, "argument") for x in leaves]
         res = self._fn(*vals)
         if self._single:
-            return res[0]
+            return res
+        return tree_unflatten(self.out_def, list(res))
+
+    def unflatten(self, res):
+        """The output structure from the flat results of the compiled function."""
         return tree_unflatten(self.out_def, list(res))
 
     # -- saving --------------------------------------------------------------------------------
@@ -277,6 +281,7 @@ class Program:
                 "    leaves = []",
                 "    _flatten(args, leaves)",
                 "    res = program(*leaves)",
+                f"    res = {'(res,)' if self._single else 'res'}",
                 "    return _unflatten(_OUT, iter(res))",
                 "", "", _FLATTEN_SOURCE]
         return "\n".join(out) + "\n"

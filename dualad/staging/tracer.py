@@ -101,14 +101,15 @@ class Equation:
     """``outs = prim(*args, **kwargs)``: ``args``/``kwargs`` hold :class:`Var`, :class:`Const`
     or literals (kwargs possibly nested in tuples); ``line`` is the user's source line."""
 
-    __slots__ = ("prim", "args", "kwargs", "outs", "line", "multi")
+    __slots__ = ("prim", "args", "kwargs", "outs", "_line", "multi", "_ins")
 
     def __init__(self, prim, args, kwargs, outs, line, multi):
+        self._ins = None
         self.prim = prim
         self.args = args
         self.kwargs = kwargs
         self.outs = outs
-        self.line = line
+        self._line = line
         self.multi = multi
 
     @property
@@ -116,11 +117,25 @@ class Equation:
         return self.prim.name
 
     @property
+    def line(self):
+        """``file.py:12``: the user's line that applied the primitive (``None`` if unknown)."""
+        ln = self._line
+        return None if ln is None else f"{os.path.basename(ln[0])}:{ln[1]}"
+
+    @property
     def inputs(self):
         """Every :class:`Var` this equation reads (positional and keyword)."""
-        found = []
-        _collect(self.args, found)
-        _collect(self.kwargs, found)
+        found = self._ins
+        if found is None:
+            found = []
+            for a in self.args:
+                if type(a) is Var:
+                    found.append(a)
+                elif type(a) in _NESTED:
+                    _collect(a, found)
+            if self.kwargs:
+                _collect(self.kwargs, found)
+            self._ins = found
         return found
 
     @property
@@ -153,6 +168,9 @@ class _GuardOp:
 GUARD = _GuardOp()
 
 
+_NESTED = (tuple, list, dict, slice)
+
+
 def _collect(obj, found):
     t = type(obj)
     if t is Var:
@@ -167,13 +185,21 @@ def _collect(obj, found):
         _collect((obj.start, obj.stop, obj.step), found)
 
 
+_IS_LIB: dict = {}  # co_filename -> whether it is a library file
+
+
 def user_line(depth=2):
-    """``file:line`` of the innermost frame outside dualad, reverse and nn (or ``None``)."""
+    """``file:line`` of the innermost frame outside dualad, reverse, nn and NumPy (or
+    ``None``), as a ``(filename, lineno)`` pair: formatted only when read."""
     f = sys._getframe(depth)
+    is_lib = _IS_LIB
     while f is not None:
         fn = f.f_code.co_filename
-        if not fn.startswith(_LIB_DIRS):
-            return f"{os.path.basename(fn)}:{f.f_lineno}"
+        lib = is_lib.get(fn)
+        if lib is None:
+            lib = is_lib[fn] = fn.startswith(_LIB_DIRS)
+        if not lib:
+            return (fn, f.f_lineno)
         f = f.f_back
     return None
 
@@ -190,7 +216,10 @@ class Trace:
 
     def new_var(self, value, hint="t"):
         self._count += 1
-        return Var(self._count, tuple(np.shape(value)), _dtype(value), hint)
+        try:
+            return Var(self._count, value.shape, value.dtype, hint)
+        except AttributeError:  # a Python scalar result
+            return Var(self._count, tuple(np.shape(value)), _dtype(value), hint)
 
     def const(self, value):
         c = self.consts.get(id(value))
