@@ -292,14 +292,18 @@ def render(inputs, equations, outputs, line_comments=True, single=False):
             if eq.multi and len(eq.outs) == 1:
                 lhs += ","
             stmt = f"{lhs} = {rhs}"
-            if line_comments and eq.line:
+            if line_comments and eq._line is not None:
                 stmt += f"  # {eq.line}"
             body.append(stmt)
-        dead = [v.name for v in dict.fromkeys(eq.inputs)
-                if last.get(v) == n and v not in params and math.prod(v.shape) >= DEL_MIN_SIZE]
-        if eq.prim is not GUARD:  # results nobody reads (a multiple-result op's extras)
-            dead += [v.name for v in eq.outs if v not in last and
-                     math.prod(v.shape) >= DEL_MIN_SIZE]
+        dead = None
+        for v in eq.inputs:
+            if v.shape and last.get(v) == n and v not in params and \
+                    math.prod(v.shape) >= DEL_MIN_SIZE:
+                last[v] = -1  # (once, if it is read twice here)
+                dead = [v.name] if dead is None else dead + [v.name]
+        for v in eq.outs:  # results nobody reads (a multiple-result op's extras)
+            if v.shape and v not in last and math.prod(v.shape) >= DEL_MIN_SIZE:
+                dead = [v.name] if dead is None else dead + [v.name]
         if dead:
             body.append(f"del {', '.join(dead)}")
     if single:

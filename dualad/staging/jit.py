@@ -66,7 +66,8 @@ class Jitted:
             if hit is not None:
                 prog, plain = hit
                 if plain:
-                    res = prog._fn(*args)
+                    fn = prog._compiled
+                    res = (fn if fn is not None else prog._fn)(*args)
                     return res if prog._single else prog.unflatten(res)
                 return prog.replay(args)
         if active_trace() is not None:  # inside another trace: inline f into it

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import itertools
 import linecache
@@ -114,6 +115,18 @@ def trace(f, *args, static_argnums=(), optimize=True, lines=True):
 
 def _trace(f, args, static, key, leaves, optimize=True, lines=True):
     """``(program, concrete outputs of this call)``."""
+    # tracing makes several objects per primitive and keeps them all: the cyclic collector
+    # would rescan them again and again (a third of the trace time on long programs)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _trace_body(f, args, static, key, leaves, optimize, lines)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _trace_body(f, args, static, key, leaves, optimize, lines):
     t = Trace(lines)
     inputs = []
     staged = []
@@ -181,14 +194,23 @@ class Program:
         self.source, names = codegen.render(inputs, equations, outputs, single=self._single)
         self._names = names
         self.has_guards = any(eq.prim is codegen.GUARD for eq in equations)
-        ns = {"np": np, "sps": sps, "GuardFailure": GuardFailure, "_same": codegen.same}
-        ns.update(_live_helpers())
-        ns.update(names.ns)
-        filename = f"<dualad program {next(_serial)}: {name}>"
-        lines_ = self.source.splitlines(True)
-        linecache.cache[filename] = (len(self.source), None, lines_, filename)
-        exec(compile(self.source, filename, "exec"), ns)  # noqa: S102 - generated above
-        self._fn = ns["program"]
+        self._compiled = None
+
+    @property
+    def _fn(self):
+        """The compiled ``program`` (compiled on first use: tracing for the source alone, or
+        a jit's first call, which returns the traced values, need no compilation)."""
+        fn = self._compiled
+        if fn is None:
+            ns = {"np": np, "sps": sps, "GuardFailure": GuardFailure, "_same": codegen.same}
+            ns.update(_live_helpers())
+            ns.update(self._names.ns)
+            filename = f"<dualad program {next(_serial)}: {self.name}>"
+            lines_ = self.source.splitlines(True)
+            linecache.cache[filename] = (len(self.source), None, lines_, filename)
+            exec(compile(self.source, filename, "exec"), ns)  # noqa: S102 - generated above
+            fn = self._compiled = ns["program"]
+        return fn
 
     def rewrite(self, *passes):
         """A new program: these passes (functions of ``(equations, outputs)``, see

@@ -120,7 +120,12 @@ class Equation:
     def line(self):
         """``file.py:12``: the user's line that applied the primitive (``None`` if unknown)."""
         ln = self._line
-        return None if ln is None else f"{os.path.basename(ln[0])}:{ln[1]}"
+        if ln is None:
+            return None
+        base = _BASENAMES.get(ln[0])
+        if base is None:
+            base = _BASENAMES[ln[0]] = os.path.basename(ln[0])
+        return f"{base}:{ln[1]}"
 
     @property
     def inputs(self):
@@ -185,6 +190,7 @@ def _collect(obj, found):
         _collect((obj.start, obj.stop, obj.step), found)
 
 
+_BASENAMES: dict = {}
 _IS_LIB: dict = {}  # co_filename -> whether it is a library file
 
 
