@@ -6,6 +6,7 @@ from hypothesis import given, strategies as st
 
 import dualad as ad
 from dualad.staging import cse, dce, optimize, simplify
+from dualad.staging.passes import fold_reshapes
 
 ONE = np.array(1.0)  # writable: the user may change it, so x * ONE is not folded
 
@@ -131,3 +132,33 @@ def test_optimize_preserves_values(ops, xs):
     assert len(eqs) <= len(prog.equations)
     np.testing.assert_allclose(prog.rewrite(optimize)(x), prog(x), rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(prog(x), ad.grad(f)(x), rtol=1e-13, atol=1e-13)
+
+
+def test_fold_reshapes():
+    def f(x, s):
+        a = np.reshape(x[None], (1, 1))  # a scalar given and stripped of length-1 axes
+        b = (a * s)[0][None]             # [0] then [None] of a (1, 3): itself
+        c = np.reshape(np.reshape(s, (3, 1)), (1, 3))
+        return a[0, 0] + b + c + x[None][0]
+
+    prog = ad.trace(f, 2.0, np.ones(3), optimize=False)
+    eqs, outs = dce(*fold_reshapes(prog.equations, prog.outputs))
+    reshapes = [e for e in eqs if e.name in ("numpy.reshape", "numpy.ndarray.__getitem__")]
+    # a = reshape(x); a[0, 0] is x again; b is a * s; c is one reshape of s; x[None][0] is x
+    assert len(reshapes) == 2 and all(e.args[0] in prog.inputs for e in reshapes)
+    p2 = prog.rewrite(fold_reshapes)
+    s = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_array_equal(p2(3.0, s), f(np.float64(3.0), s))
+
+
+def test_fold_reshapes_keeps_real_indexing():
+    def f(x):
+        return x[1:][None] + x[0]  # a slice and an index of a length-3 axis are not reshapes
+
+    prog = ad.trace(f, np.arange(3.0), optimize=False)
+    eqs, _ = fold_reshapes(prog.equations, prog.outputs)
+    names_ = [e.name for e in eqs]
+    assert names_.count("numpy.ndarray.__getitem__") == 2  # x[1:] and x[0]
+    assert names_.count("numpy.reshape") == 1  # (x[1:])[None]
+    np.testing.assert_array_equal(prog.rewrite(fold_reshapes)(np.array([1.0, 2.0, 4.0])),
+                                  [[3.0, 5.0]])

@@ -53,15 +53,15 @@ _INFIX = {operator.add: "+", operator.sub: "-", operator.mul: "*", operator.true
 # name -> template; {0}, {1}... are the positional arguments, {name} the keywords, {args} all
 # positional arguments joined
 _TEMPLATES = {
-    "numpy.reshape": "np.reshape({0}, {shape})",
-    "numpy.transpose": "np.transpose({0}, {axes})",
+    # methods where they exist: no Python layer of np.reshape & co., and tracers have them too
+    "numpy.reshape": "{0}.reshape({shape})",
     "numpy.broadcast_to": "np.broadcast_to({0}, {shape})",
     "numpy.ndarray.__getitem__": "{0}[{idx}]",
     "numpy.ndarray.astype": "{0}.astype({dtype})",
     "numpy.concatenate": "np.concatenate(({args},), axis={axis})",
     "numpy.einsum": "np.einsum({subscripts}, {args}, optimize={optimize})",
-    "numpy.max": "np.max({0}, axis={axis}, keepdims={keepdims})",
-    "numpy.min": "np.min({0}, axis={axis}, keepdims={keepdims})",
+    "numpy.max": "{0}.max(axis={axis}, keepdims={keepdims})",
+    "numpy.min": "{0}.min(axis={axis}, keepdims={keepdims})",
     "numpy.prod": "np.prod({0}, axis={axis}, keepdims={keepdims})",
     "numpy.cumsum": "np.cumsum({0}, axis={axis})",
     "numpy.cumprod": "np.cumprod({0}, axis={axis})",
@@ -192,6 +192,9 @@ def expression(eq, names):
         return f"{args[0]} {op} {args[1]}"
     if impl is operator.neg:
         return f"-{args[0]}"
+    if name == "numpy.transpose":
+        axes = kw["axes"]
+        return f"{args[0]}.T" if axes is None else f"{args[0]}.transpose({literal(axes, names)})"
     if name == "numpy.sum":
         # the method skips np.sum's Python layer (and works on tracers: a program is NumPy
         # code that dualad can differentiate again)

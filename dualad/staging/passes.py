@@ -6,11 +6,13 @@ kept by every pass, in order: they are the program's only side effect.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .tracer import GUARD, Call, Const, Equation, Var
 
-__all__ = ["dce", "cse", "simplify", "optimize", "PASSES"]
+__all__ = ["dce", "cse", "simplify", "fold_reshapes", "optimize", "PASSES"]
 
 
 def _sub(x, mapping):
@@ -181,11 +183,75 @@ def simplify(equations, outputs):
     return kept, [_sub(o, mapping) for o in outputs]
 
 
-PASSES = (simplify, cse, dce)
+def _reshape_source(eq, producers):
+    """``(source var, shape)`` if ``eq`` only reshapes its argument (a reshape, or an index of
+    ``None``, full slices and ``0`` on length-1 axes: the same elements in the same order),
+    following such reshapes back through ``producers``; else ``None``."""
+    name = eq.prim.name
+    if eq.multi or type(eq.prim) is Call or len(eq.args) != 1 or type(eq.args[0]) is not Var:
+        return None
+    src = eq.args[0]
+    if name == "numpy.reshape":
+        pass
+    elif name == "numpy.ndarray.__getitem__":
+        dims = iter(src.shape)
+        for k in eq.kwargs["idx"]:
+            if k is None:
+                continue
+            n = next(dims, None)
+            if n is None:
+                return None
+            if type(k) is slice and k == slice(None):
+                continue
+            if type(k) is int and k == 0 and n == 1:
+                continue
+            return None
+    else:
+        return None
+    shape = tuple(eq.outs[0].shape)
+    if math.prod(shape) != math.prod(src.shape):
+        return None
+    back = producers.get(src)
+    if back is not None:
+        src = back
+    return src, shape
+
+
+def fold_reshapes(equations, outputs):
+    """Chains of reshapes (``x[None]``, ``reshape``, ``y[0]`` of a length-1 axis: the lane axis
+    of one direction added and removed) become one reshape of the first argument, or nothing
+    when the shape comes back to that argument's own."""
+    mapping = {}
+    producers = {}  # var -> the var it is a reshape of
+    kept = []
+    for eq in equations:
+        eq = substitute(eq, mapping)
+        found = _reshape_source(eq, producers) if eq.prim is not GUARD else None
+        if found is None:
+            kept.append(eq)
+            continue
+        src, shape = found
+        out = eq.outs[0]
+        if tuple(src.shape) == shape and src.dtype == out.dtype:
+            mapping[out] = src
+            continue
+        producers[out] = src
+        if eq.prim.name != "numpy.reshape" or eq.args[0] is not src:
+            eq = Equation(_reshape_prim(), (src,), {"shape": shape}, eq.outs, eq._line, False)
+        kept.append(eq)
+    return kept, [_sub(o, mapping) for o in outputs]
+
+
+def _reshape_prim():
+    from ..ops.shape import reshape_p
+    return reshape_p
+
+
+PASSES = (simplify, fold_reshapes, cse, dce)
 
 
 def optimize(equations, outputs, passes=PASSES):
-    """Run ``passes`` in order (by default: simplify, CSE, then dead code)."""
+    """Run ``passes`` in order (by default: simplify, fold reshapes, CSE, then dead code)."""
     for p in passes:
         equations, outputs = p(equations, outputs)
     return equations, outputs
