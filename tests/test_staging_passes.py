@@ -162,3 +162,37 @@ def test_fold_reshapes_keeps_real_indexing():
     assert names_.count("numpy.reshape") == 1  # (x[1:])[None]
     np.testing.assert_array_equal(prog.rewrite(fold_reshapes)(np.array([1.0, 2.0, 4.0])),
                                   [[3.0, 5.0]])
+
+
+def test_reuse_buffers_writes_into_dead_temporaries_only(tmp_path):
+    from dualad.staging.passes import reuse_buffers
+
+    def f(x, y):
+        a = np.sin(x)        # fresh
+        b = a * y            # a dies here: written in place
+        c = np.exp(b) + b    # b is read twice (exp, then +): exp allocates, + reuses
+        return c, np.tanh(y) * x  # x, y are inputs: never written
+
+    x, y = RNG_BIG.standard_normal(10000), RNG_BIG.standard_normal(10000)
+    x0, y0 = x.copy(), y.copy()
+    prog = ad.trace(f, x, y)
+    assert prog.source.count("_into(") >= 2
+    raw = ad.trace(f, x, y, optimize=False)
+    eqs, _ = reuse_buffers(raw.equations, raw.outputs)
+    into = [eq for eq in eqs if eq.name.endswith("(in place)")]
+    assert [eq.name for eq in into] == ["numpy.multiply (in place)", "numpy.add (in place)"]
+    assert all(eq.args[0] not in raw.inputs for eq in into)
+    c, d = prog(x, y)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(y, y0)
+    ref = f(x, y)
+    np.testing.assert_allclose(c, ref[0], rtol=1e-15)
+    np.testing.assert_allclose(d, ref[1], rtol=1e-15)
+    small = ad.trace(f, x[:10], y[:10])
+    assert "_into(" not in small.source  # small arrays: a fresh allocation is cheaper
+    # the saved module carries the helper
+    prog.save(tmp_path / "inplace.py")
+    assert "def _into(" in (tmp_path / "inplace.py").read_text()
+
+
+RNG_BIG = np.random.default_rng(5)

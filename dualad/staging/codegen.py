@@ -11,6 +11,7 @@ import operator
 
 import numpy as np
 
+from ..ops.core import qualname
 from .tracer import GUARD, Call, Const, Var
 
 __all__ = ["render", "GuardFailure", "HELPERS", "literal", "UnsavableError"]
@@ -40,6 +41,10 @@ HELPERS = {
     z = np.zeros(shape, dtype=g.dtype)
     np.add.at(z, idx, g)
     return z
+''',
+    "_into": '''def _into(ufunc, buffer, *args):
+    # the result written into a dead temporary of its shape (a tracer has no buffer to reuse)
+    return ufunc(*args, out=buffer) if type(buffer) is np.ndarray else ufunc(*args)
 ''',
     "_linear": '''def _linear(x, w, b=None):
     y = np.matmul(x, w.T)
@@ -175,6 +180,12 @@ def expression(eq, names):
     """The right-hand side of ``eq`` as source."""
     prim = eq.prim
     args = [literal(a, names) for a in eq.args]
+    if type(prim).__name__ == "Into":
+        names.helpers.add("_into")
+        spelled = module_name(qualname(prim.ufunc))
+        if spelled is None or not _resolves(spelled, prim.ufunc):
+            spelled = names.obj(prim.ufunc, "f")
+        return f"_into({spelled}, {', '.join(args)})"
     kw = {k: v for k, v in eq.kwargs.items() if k not in _DROPPED_KWARGS}
     name = prim.name
     if type(prim) is Call:
@@ -261,7 +272,7 @@ def _guard_source(eq, names, k):
 
 #: temporaries with at least this many elements are deleted after their last use, so that a
 #: replay holds no more large arrays than the eager computation would
-DEL_MIN_SIZE = 4096
+DEL_MIN_SIZE = 256
 
 
 def _last_uses(equations, outputs):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .tracer import GUARD, Call, Const, Equation, Var
 
-__all__ = ["dce", "cse", "simplify", "fold_reshapes", "optimize", "PASSES"]
+__all__ = ["dce", "cse", "simplify", "fold_reshapes", "reuse_buffers", "optimize", "PASSES"]
 
 
 def _sub(x, mapping):
@@ -247,11 +247,74 @@ def _reshape_prim():
     return reshape_p
 
 
-PASSES = (simplify, fold_reshapes, cse, dce)
+class Into:
+    """The pseudo-primitive of an elementwise ufunc writing into its dead argument ``buffer``
+    (``args == (buffer, *ufunc_args)``): ``_into(np.multiply, t5, t5, t3)``."""
+
+    multiple_results = False
+
+    def __init__(self, ufunc):
+        self.ufunc = ufunc
+        self.name = f"numpy.{ufunc.__name__} (in place)"
+
+    def impl(self, buffer, *args):
+        return self.ufunc(*args, out=buffer) if type(buffer) is np.ndarray else self.ufunc(*args)
+
+
+#: arrays at least this large (elements) are reused in place: below it, a fresh allocation
+#: costs less than the call through the helper
+REUSE_MIN_SIZE = 8192
+
+
+def _ufunc_of(prim):
+    import operator
+    impl = getattr(prim, "impl", None)
+    ops = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
+           operator.truediv: np.divide, operator.pow: np.power, operator.neg: np.negative}
+    u = ops.get(impl, impl)
+    if isinstance(u, np.ufunc) and u.nout == 1 and u.nin in (1, 2) and u.signature is None:
+        return u
+    return None
+
+
+def reuse_buffers(equations, outputs):
+    """An elementwise op whose argument is a large fresh array (a ufunc's result) read for the
+    last time writes its result into that array (``out=``) instead of allocating another of
+    the same size: with many tangent lanes those are megabytes, each a page fault away."""
+    fresh = set()
+    last = {}
+    for k, eq in enumerate(equations):
+        for v in eq.inputs:
+            last[v] = k
+    for o in outputs:
+        if type(o) is Var:
+            last[o] = len(equations)
+    kept = []
+    for k, eq in enumerate(equations):
+        u = None if eq.prim is GUARD or eq.multi or eq.kwargs else _ufunc_of(eq.prim)
+        if u is not None:
+            out = eq.outs[0]
+            if math.prod(out.shape) >= REUSE_MIN_SIZE:
+                for a in eq.args:
+                    if type(a) is Var and a in fresh and last.get(a) == k and \
+                            tuple(a.shape) == tuple(out.shape) and a.dtype == out.dtype:
+                        fresh.discard(a)
+                        eq = Equation(Into(u), (a,) + tuple(eq.args), {}, eq.outs, eq._line,
+                                      False)
+                        break
+            fresh.add(out)
+        elif _ufunc_of(eq.prim) is not None and not eq.multi and not eq.kwargs:
+            fresh.add(eq.outs[0])
+        kept.append(eq)
+    return kept, list(outputs)
+
+
+PASSES = (simplify, fold_reshapes, cse, dce, reuse_buffers)
 
 
 def optimize(equations, outputs, passes=PASSES):
-    """Run ``passes`` in order (by default: simplify, fold reshapes, CSE, then dead code)."""
+    """Run ``passes`` in order (by default: simplify, fold reshapes, CSE, dead code, then
+    reuse of dead buffers)."""
     for p in passes:
         equations, outputs = p(equations, outputs)
     return equations, outputs

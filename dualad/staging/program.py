@@ -326,7 +326,12 @@ def _live_helpers():
     return {"_softmax": lambda x, axis: softmax_p.bind(x, axis=axis),
             "_log_softmax": lambda x, axis: log_softmax_p.bind(x, axis=axis),
             "_index_add": lambda g, idx, shape: index_add_p.bind(g, idx=idx, shape=shape),
-            "_linear": linear_p.bind}
+            "_linear": linear_p.bind,
+            "_into": _into}
+
+
+def _into(ufunc, buffer, *args):
+    return ufunc(*args, out=buffer) if type(buffer) is np.ndarray else ufunc(*args)
 
 
 def _treedef_source(td):
