@@ -18,8 +18,6 @@ Run: ``python -m dualad.benchmarks.staging``.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 import dualad as ad
@@ -29,19 +27,11 @@ from .reverse import hessian_lse, lse_hessian_analytic, lse_setup, peak_bytes  #
 from .timing import paired_times
 
 
-def _best(fn, repeats=5):
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def trace_cost(fn, *args):
-    """One ``ad.trace(fn, *args)`` as a multiple of one eager ``fn(*args)``."""
-    fn(*args)
-    return _best(lambda: ad.trace(fn, *args), 3) / _best(lambda: fn(*args))
+    """One ``ad.trace(fn, *args)`` as a multiple of one eager ``fn(*args)`` (alternating
+    rounds, like the ratios: the load of this shared machine changes within seconds)."""
+    t_trace, t_eager = paired_times(lambda: ad.trace(fn, *args), lambda: fn(*args), rounds=5)
+    return t_trace / t_eager
 
 
 def logistic(steps=1000):

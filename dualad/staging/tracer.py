@@ -26,6 +26,9 @@ __all__ = ["Staged", "Trace", "Var", "Const", "Call", "Equation", "GUARD", "STAG
 #: below the user levels (0, 1) and every new_level(); above bind's starting point (-1)
 STAGING_LEVEL = -0.5
 
+#: constants up to this many elements are checked for in-place changes during the trace
+SNAPSHOT_MAX_SIZE = 1 << 14
+
 _IN_FRONT: list = []  # NumPy functions whose op-table front is running on staged values
 _STACK: list = []  # the active trace (one at a time: a nested jit is inlined)
 
@@ -233,12 +236,16 @@ class Trace:
             self._count += 1
             c = Const(self._count, value)
             self.consts[id(value)] = c
-            self._snapshots[id(value)] = value.copy()
+            if value.size <= SNAPSHOT_MAX_SIZE:
+                self._snapshots[id(value)] = value.copy()
         return c
 
     def finish(self):
         """Constants changed in place while tracing (an accumulator reused after a rule read
-        it) are replaced by the value they had when captured."""
+        it) are replaced by the value they had when captured. Only arrays up to
+        ``SNAPSHOT_MAX_SIZE`` elements are checked: copying a large weight matrix would
+        cost more than the trace, and the library writes in place only into temporaries it
+        has just made (the rules' ``out=`` additions), never into an array a rule read."""
         for key, snap in self._snapshots.items():
             c = self.consts[key]
             if not np.array_equal(c.value, snap, equal_nan=c.value.dtype.kind in "fc"):
