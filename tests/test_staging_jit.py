@@ -217,3 +217,8 @@ def test_decorator_forms():
 
     assert a(1.0) == 2.0 and b(2.0, 3) == 6.0
     assert MAX_SPECIALIZATIONS == 8
+
+
+def test_keyword_arguments_are_refused_by_name():
+    with pytest.raises(TypeError, match="keyword arguments.*scale"):
+        ad.jit(lambda x, scale=1.0: x * scale)(1.0, scale=2.0)

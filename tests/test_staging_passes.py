@@ -198,3 +198,10 @@ def test_reuse_buffers_writes_into_dead_temporaries_only(tmp_path):
 
 
 RNG_BIG = np.random.default_rng(5)
+
+
+def test_simplify_turns_times_minus_one_into_negation():
+    prog = ad.trace(lambda x: np.float64(-1.0) * np.cos(x) + x * -1, 2.0, optimize=False)
+    eqs, _ = simplify(prog.equations, prog.outputs)
+    assert [e.name for e in eqs] == ["numpy.cos", "numpy.negative", "numpy.negative", "numpy.add"]
+    assert prog.rewrite(simplify)(0.5) == -np.cos(0.5) - 0.5

@@ -238,9 +238,13 @@ def test_global_array_is_read_at_replay_and_draws_are_frozen():
 
 # -- saved modules -----------------------------------------------------------------------------
 
+# the packages of this project made unimportable, also where dualad is installed next to numpy
+_BLOCK = "import sys; sys.modules.update(dualad=None, reverse=None, nn=None)\n"
+
+
 def _run_isolated(tmp_path, code):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    r = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, env=env,
+    r = subprocess.run([sys.executable, "-I", "-c", _BLOCK + code], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return r.stdout

@@ -59,7 +59,11 @@ class Jitted:
                 return None
         return tuple(k)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(f"jit({getattr(self.f, '__name__', 'f')}): keyword arguments are "
+                            f"not supported ({', '.join(kwargs)}); pass them positionally, in "
+                            f"static_argnums if they are not arrays")
         fast = self._fast
         if fast and not _STACK:  # the common hit: plain arrays, one guard-free program
             hit = fast.get(self._fast_key(args))

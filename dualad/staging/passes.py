@@ -170,7 +170,8 @@ def _identity_of(eq):
 
 def simplify(equations, outputs):
     """Drop multiplications and divisions by 1, additions and subtractions of 0, and reshapes,
-    broadcasts, transposes and casts that leave their argument as it is (same shape, dtype)."""
+    broadcasts, transposes and casts that leave their argument as it is (same shape, dtype);
+    a multiplication by -1 becomes a negation."""
     mapping = {}
     kept = []
     for eq in equations:
@@ -179,8 +180,21 @@ def simplify(equations, outputs):
         if same is not None:
             mapping[eq.outs[0]] = same
             continue
-        kept.append(eq)
+        kept.append(_negation_of(eq) or eq)
     return kept, [_sub(o, mapping) for o in outputs]
+
+
+def _negation_of(eq):
+    """``-x`` for ``x * -1`` or ``-1 * x`` (same shape and dtype), else ``None``."""
+    if eq.prim.name != "numpy.multiply" or len(eq.args) != 2 or eq.kwargs:
+        return None
+    a, b = eq.args
+    x = a if _is_scalar(b, -1) else (b if _is_scalar(a, -1) else None)
+    out = eq.outs[0]
+    if type(x) is not Var or tuple(x.shape) != tuple(out.shape) or x.dtype != out.dtype:
+        return None
+    from ..ops.core import UFUNC_RULES
+    return Equation(UFUNC_RULES[np.negative], (x,), {}, eq.outs, eq._line, False)
 
 
 def _reshape_source(eq, producers):
