@@ -7,6 +7,7 @@ kept by every pass, in order: they are the program's only side effect.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -46,7 +47,9 @@ def dce(equations, outputs):
     live = {v for v in outputs if type(v) is Var}
     kept = []
     for eq in reversed(equations):
-        if eq.prim is GUARD or any(o in live for o in eq.outs):
+        outs = eq.outs
+        if (outs[0] in live if len(outs) == 1 else
+                eq.prim is GUARD or any(o in live for o in outs)):
             kept.append(eq)
             live.update(eq.inputs)
     kept.reverse()
@@ -70,6 +73,20 @@ def _key(x):
         return (t, x, str(x))  # 0.0 and -0.0 compare equal but differ
     hash(x)
     return (t, x)
+
+
+def _args_key(args):
+    """:func:`_key` of a positional argument tuple, with its commonest entries inline."""
+    out = []
+    for a in args:
+        t = type(a)
+        if t is Var:
+            out.append(a.id)
+        elif t is float and a != 0.0:
+            out.append((float, a))
+        else:
+            out.append(_key(a))
+    return tuple(out)
 
 
 def _pure(prim):
@@ -100,7 +117,7 @@ def cse(equations, outputs):
             continue
         try:
             key = (id(eq.prim) if type(eq.prim) is not Call else eq.prim.impl,
-                   _key(eq.args), _key(eq.kwargs))
+                   _args_key(eq.args), _key(eq.kwargs) if eq.kwargs else None)
             hash(key)
         except TypeError:
             kept.append(eq)
@@ -125,15 +142,16 @@ def _is_scalar(x, value):
     return False
 
 
-_NAMES_ADD = {"numpy.add"}
-_NAMES_MUL = {"numpy.multiply"}
+_SIMPLIFIED = frozenset({"numpy.multiply", "numpy.add", "numpy.subtract", "numpy.divide",
+                         "numpy.power", "numpy.reshape", "numpy.broadcast_to", "numpy.transpose",
+                         "numpy.sum", "numpy.ndarray.astype"})
 
 
 def _identity_of(eq):
     """The variable ``eq`` returns unchanged (``x * 1``, ``x + 0``, a reshape to its own shape),
     or ``None``."""
     name = eq.prim.name
-    if eq.prim is GUARD or eq.multi or type(eq.prim) is Call:
+    if name not in _SIMPLIFIED or eq.multi or type(eq.prim) is Call:
         return None
     out = eq.outs[0]
     args = eq.args
@@ -280,15 +298,23 @@ class Into:
 REUSE_MIN_SIZE = 8192
 
 
+_OPERATOR_UFUNCS = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
+                    operator.truediv: np.divide, operator.pow: np.power,
+                    operator.neg: np.negative}
+_UFUNC_OF: dict = {}  # id(prim) -> (prim, its elementwise ufunc or None)
+
+
 def _ufunc_of(prim):
-    import operator
+    hit = _UFUNC_OF.get(id(prim))
+    if hit is not None and hit[0] is prim:
+        return hit[1]
     impl = getattr(prim, "impl", None)
-    ops = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply,
-           operator.truediv: np.divide, operator.pow: np.power, operator.neg: np.negative}
-    u = ops.get(impl, impl)
-    if isinstance(u, np.ufunc) and u.nout == 1 and u.nin in (1, 2) and u.signature is None:
-        return u
-    return None
+    u = _OPERATOR_UFUNCS.get(impl, impl) if callable(impl) else None
+    if not (isinstance(u, np.ufunc) and u.nout == 1 and u.nin in (1, 2) and u.signature is None):
+        u = None
+    if type(prim) is not Call:  # (a Call is made per staged call: not worth keeping)
+        _UFUNC_OF[id(prim)] = (prim, u)
+    return u
 
 
 def reuse_buffers(equations, outputs):
@@ -306,7 +332,7 @@ def reuse_buffers(equations, outputs):
     kept = []
     for k, eq in enumerate(equations):
         u = None if eq.prim is GUARD or eq.multi or eq.kwargs else _ufunc_of(eq.prim)
-        if u is not None:
+        if u is not None and eq.outs[0].shape:
             out = eq.outs[0]
             if math.prod(out.shape) >= REUSE_MIN_SIZE:
                 for a in eq.args:
@@ -317,8 +343,6 @@ def reuse_buffers(equations, outputs):
                                       False)
                         break
             fresh.add(out)
-        elif _ufunc_of(eq.prim) is not None and not eq.multi and not eq.kwargs:
-            fresh.add(eq.outs[0])
         kept.append(eq)
     return kept, list(outputs)
 
