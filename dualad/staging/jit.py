@@ -66,7 +66,11 @@ class Jitted:
                             f"static_argnums if they are not arrays")
         fast = self._fast
         if fast and not _STACK:  # the common hit: plain arrays, one guard-free program
-            hit = fast.get(self._fast_key(args))
+            if len(args) == 1 and args[0].__class__ is _ndarray:  # (the key spelled out)
+                a = args[0]
+                hit = fast.get((a.shape, a.dtype))
+            else:
+                hit = fast.get(self._fast_key(args))
             if hit is not None:
                 prog, plain = hit
                 if plain:
