@@ -191,15 +191,31 @@ class Program:
         self.key = key
         self.static = static
         self._single = out_def.kind == "leaf"
-        self.source, names = codegen.render(inputs, equations, outputs, single=self._single)
-        self._names = names
+        self._rendered = None
         self.has_guards = any(eq.prim is codegen.GUARD for eq in equations)
         self._compiled = None
 
+    def _render(self):
+        r = self._rendered
+        if r is None:
+            r = self._rendered = codegen.render(self.inputs, self.equations, self.outputs,
+                                                single=self._single)
+        return r
+
+    @property
+    def source(self):
+        """The program as Python source: ``def program(x1, ...)``, one statement per
+        primitive (written on first use)."""
+        return self._render()[0]
+
+    @property
+    def _names(self):
+        return self._render()[1]
+
     @property
     def _fn(self):
-        """The compiled ``program`` (compiled on first use: tracing for the source alone, or
-        a jit's first call, which returns the traced values, need no compilation)."""
+        """The compiled ``program`` (compiled on first use: tracing for the equations alone,
+        or a jit's first call, which returns the traced values, need no compilation)."""
         fn = self._compiled
         if fn is None:
             ns = {"np": np, "sps": sps, "GuardFailure": GuardFailure, "_same": codegen.same}
