@@ -124,25 +124,29 @@ def cache_hit_overhead():
     return {"overhead_us": (t_hit - t_fn) * 1e6, "hit_us": t_hit * 1e6}
 
 
+def _costs(r):
+    trace, compile_ = r["trace_x"]
+    return f"trace {trace:.1f}x eager (+{compile_:.1f}x to compile and replay once)"
+
+
 def main():
     r = logistic()
     print(f"grad logistic map (1000 steps): jit {r['jit_us']:.2f} µs/primitive, eager "
           f"{r['eager_us']:.2f}, plain np.float64 {r['plain_us']:.3f} (target ≤ 0.5); "
-          f"trace {r['trace_x'][0]:.1f}x one eager call (+{r['trace_x'][1]:.1f}x to write, compile, first replay)")
+          f"{_costs(r)}")
     for n, target in ((50, 3.0), (1000, 2.2)):
         r = helmholtz_grad(n)
         print(f"grad Helmholtz n={n}: jit {r['jit']:.2f}x f, eager {r['eager']:.2f}x f "
-              f"(target ≤ {target}x); trace {r['trace_x'][0]:.1f}x eager (+{r['trace_x'][1]:.1f}x compile); replay memory "
-              f"{r['memory']:.2f}x eager")
+              f"(target ≤ {target}x); {_costs(r)}; replay memory {r['memory']:.2f}x eager")
     r = mlp_jacfwd()
     print(f"jacfwd tanh MLP n=m=256: jit {r['jit']:.2f}x analytic, eager {r['eager']:.2f}x "
-          f"(target ≤ 1.3x); trace {r['trace_x'][0]:.1f}x eager (+{r['trace_x'][1]:.1f}x compile); memory {r['memory']:.2f}x eager")
+          f"(target ≤ 1.3x); {_costs(r)}; memory {r['memory']:.2f}x eager")
     r = lse_hessian()
     print(f"hessian logsumexp n=200: jit {r['jit']:.2f}x analytic, eager {r['eager']:.2f}x "
-          f"(target ≤ 1.5x); trace {r['trace_x'][0]:.1f}x eager (+{r['trace_x'][1]:.1f}x compile); memory {r['memory']:.2f}x eager")
+          f"(target ≤ 1.5x); {_costs(r)}; memory {r['memory']:.2f}x eager")
     r = mlp_step()
     print(f"value_and_grad MLP loss + SGD: jit {r['jit']:.2f}x hand-written, eager "
-          f"{r['eager']:.2f}x (target ≤ 1.2x); trace {r['trace_x'][0]:.1f}x eager (+{r['trace_x'][1]:.1f}x compile)")
+          f"{r['eager']:.2f}x (target ≤ 1.2x); {_costs(r)}")
     r = cache_hit_overhead()
     print(f"cache hit: {r['overhead_us']:.2f} µs over the compiled program (target ≤ 3); "
           f"a jitted x + 1.0 takes {r['hit_us']:.2f} µs")
