@@ -222,3 +222,15 @@ def test_decorator_forms():
 def test_keyword_arguments_are_refused_by_name():
     with pytest.raises(TypeError, match="keyword arguments.*scale"):
         ad.jit(lambda x, scale=1.0: x * scale)(1.0, scale=2.0)
+
+
+def test_under_an_enclosing_transform_with_int_guards():
+    def stairs(x):
+        return x ** 2 * int(np.floor(x))  # an int guard: int() of a tracer cannot be checked
+
+    js = ad.jit(stairs)
+    assert js(2.5) == 12.5
+    # grad outside the jitted function: the program cannot run its guard on a tracer, so f
+    # runs eagerly under the transform
+    assert ad.grad(js)(2.5) == pytest.approx(2 * 2.5 * 2)
+    assert ad.grad(js)(3.5) == pytest.approx(2 * 3.5 * 3)

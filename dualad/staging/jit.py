@@ -124,7 +124,9 @@ class Jitted:
         for p in progs or ():
             try:
                 return p.replay(leaves)
-            except GuardFailure:
+            except (GuardFailure, TypeError):
+                # (a guard's int()/float() of a tracer raises TypeError: the eager call
+                # below decides, and raises itself if the error is f's)
                 continue
         return self.f(*args)
 
@@ -137,8 +139,10 @@ def jit(f=None, static_argnums=(), *, optimize=True, max_specializations=MAX_SPE
     Python control flow on traced values is recorded as guards: a replay whose guard fails
     traces another specialization (at most ``max_specializations`` per signature; then a
     warning and eager calls). Values that do not depend on the arguments are frozen at trace
-    time (see :func:`trace`). Called inside a trace, a jitted function is inlined.
-    Usable as a decorator, with or without arguments.
+    time (see :func:`trace`). Called inside a trace, a jitted function is inlined; called on
+    tracers of an enclosing transform, it runs its cached program as NumPy code on them (or
+    ``f`` itself). Usable as a decorator, with or without arguments. One trace at a time per
+    process: tracing from several threads at once is not supported.
     """
     if f is None:
         return lambda g: jit(g, static_argnums, optimize=optimize,
