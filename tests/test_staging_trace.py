@@ -293,3 +293,14 @@ def test_unsavable_program_says_why(tmp_path):
     np.testing.assert_array_equal(prog(np.full(2, 3.0)), [7.0, 7.0])
     with pytest.raises(UnsavableError, match="function"):
         prog.save(tmp_path / "x.py")
+
+
+def test_evaluate_interprets_the_equations():
+    prog = ad.trace(seed_f, 2.0, 5.0)
+    env = prog.evaluate(3.0, 1.0)
+    values = [float(env[eq.outs[0]]) for eq in prog.equations]
+    assert values == [math.log(3.0), 3.0, math.log(3.0) + 3.0, math.sin(1.0),
+                      math.log(3.0) + 3.0 - math.sin(1.0)]
+    branchy = ad.trace(lambda x: x * 2 if x > 0 else -x, 1.0)
+    with pytest.raises(GuardFailure):
+        branchy.evaluate(-1.0)

@@ -15,7 +15,7 @@ import scipy.special as sps
 
 from ..ops import Tracer
 from ..pytree import tree_flatten, tree_unflatten
-from . import codegen
+from . import codegen, tracer
 from .codegen import GuardFailure, UnsavableError
 from .passes import optimize as run_passes
 from .tracer import _STACK, Staged, Trace, active_trace
@@ -227,6 +227,51 @@ class Program:
             exec(compile(self.source, filename, "exec"), ns)  # noqa: S102 - generated above
             fn = self._compiled = ns["program"]
         return fn
+
+    def evaluate(self, *args):
+        """Every value of the program for these arguments, by interpreting the equations one
+        by one with their primitives' implementations: ``{variable: value}`` (inputs
+        included), for printing a trace table. Guards are checked (:class:`GuardFailure`)."""
+        key, leaves = signature(args, self.static)
+        if key != self.key:
+            raise ValueError(f"Program {self.name}: the arguments do not match the traced "
+                             f"signature")
+        env = {v: as_input(x, "argument") for v, x in zip(self.inputs, leaves)}
+
+        def val(a):
+            t = type(a)
+            if t is tracer.Var:
+                return env[a]
+            if t is tracer.Const:
+                return a.value
+            if t is tuple or t is list:
+                return t(val(o) for o in a)
+            if t is dict:
+                return {k: val(v) for k, v in a.items()}
+            if t is slice:
+                return slice(val(a.start), val(a.stop), val(a.step))
+            return a
+
+        for eq in self.equations:
+            if eq.prim is codegen.GUARD:
+                continue  # (the values are those of the traced branch only if guards hold)
+            ans = eq.prim.impl(*val(eq.args), **val(eq.kwargs))
+            for v, a in zip(eq.outs, ans if eq.multi else (ans,)):
+                env[v] = a
+        self._check_guards(env)
+        return env
+
+    def _check_guards(self, env):
+        for eq in self.equations:
+            if eq.prim is not codegen.GUARD:
+                continue
+            v, kind, expect = env[eq.args[0]], eq.kwargs["kind"], eq.kwargs["value"]
+            got = (np.array_equal(v, expect) if kind == "array" else
+                   codegen.same(v, expect) if kind == "value" else
+                   {"bool": bool, "int": int, "index": int, "float": float,
+                    "complex": complex}[kind](v) == expect)
+            if not got:
+                raise GuardFailure(f"{eq!r}: {kind}({eq.args[0].name}) != {expect!r}")
 
     def rewrite(self, *passes):
         """A new program: these passes (functions of ``(equations, outputs)``, see
