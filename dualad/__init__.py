@@ -18,6 +18,7 @@ from .ops.special import logsumexp
 from .transforms import (MEMORY_BUDGET, choose_mode, elementwise_grad, grad, hessian, hvp, jacfwd,
                          jacobian, jacrev, jvp, value_and_grad)
 from .pytree import tree_flatten, tree_unflatten, tree_map
+from .staging import Program, jit, trace
 from . import scipy_support
 
 scipy_support.install()  # SciPy's functions with rules, called on traced values, reach them
@@ -25,7 +26,7 @@ scipy_support.install()  # SciPy's functions with rules, called on traced values
 __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
            "hessian", "hvp", "choose_mode", "logsumexp", "numeric", "check_grads", "tree_flatten",
            "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops", "custom_jvp", "custom_vjp",
-           "elementwise_grad"]
+           "elementwise_grad", "trace", "jit", "Program"]
 __version__ = "0.1.0"
 
 

@@ -1,0 +1,500 @@
+"""The staging tracer: every primitive applied to a :class:`Staged` value is computed (tracing
+runs with concrete values) and appended to the active :class:`Trace` as an equation.
+
+Level: ``STAGING_LEVEL`` is below every other level (the user levels 0 and 1 of ``DualArray``
+and ``Tensor``, and every ``new_level()``), so any transform started inside the traced function
+is processed first and its rules, written with NumPy calls, run on staged values: ``grad``,
+``jvp``, ``hessian`` and ``nn`` are flattened into op-table primitives. ``Primitive.bind``
+starts its search for the highest level at ``-1``, hence a level between ``-1`` and ``0``.
+
+What leaves the staged world is guarded: ``bool``/``int``/``float``/index conversions and
+``np.asarray`` of a staged value record a check that a replay repeats (see ``program.py``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from ..ops import ArrayProtocol, Tracer
+from ..ops.core import FUNCTION_RULES, UFUNC_RULES, qualname
+
+__all__ = ["Staged", "Trace", "Var", "Const", "Call", "Equation", "GUARD", "STAGING_LEVEL",
+           "active_trace"]
+
+#: below the user levels (0, 1) and every new_level(); above bind's starting point (-1)
+STAGING_LEVEL = -0.5
+
+#: constants up to this many elements are checked for in-place changes during the trace
+SNAPSHOT_MAX_SIZE = 1 << 14
+
+_IN_FRONT: list = []  # NumPy functions whose op-table front is running on staged values
+_STACK: list = []  # the active trace (one at a time: a nested jit is inlined)
+
+# frames in these directories are the library's (and NumPy's), not the user's line
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_LIB_DIRS = tuple(os.path.join(_ROOT, d) + os.sep for d in ("dualad", "reverse", "nn")) + (
+    os.path.dirname(np.__file__) + os.sep,)
+
+
+def active_trace():
+    """The trace being recorded, or ``None``."""
+    return _STACK[-1] if _STACK else None
+
+
+class Var:
+    """A value of the program: produced by one equation (or an input)."""
+
+    __slots__ = ("id", "shape", "dtype", "hint")
+
+    def __init__(self, id, shape, dtype, hint="t"):
+        self.id = id
+        self.shape = shape
+        self.dtype = dtype
+        self.hint = hint
+
+    @property
+    def name(self):
+        return f"{self.hint}{self.id}"
+
+    def __repr__(self):
+        return self.name
+
+
+class Const:
+    """An array the program captured without deriving it from the inputs (frozen at trace
+    time; held by reference, so a global array mutated in place is read at replay)."""
+
+    __slots__ = ("id", "value")
+
+    def __init__(self, id, value):
+        self.id = id
+        self.value = value
+
+    @property
+    def name(self):
+        return f"c{self.id}"
+
+    @property
+    def shape(self):
+        return self.value.shape
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    def __repr__(self):
+        return self.name
+
+
+class Call:
+    """A NumPy callable outside the op table staged as it is (``np.argmax``, ``np.isclose``,
+    ``np.add.reduce``): staging needs no derivative rule, only the call."""
+
+    __slots__ = ("name", "impl", "multiple_results")
+
+    def __init__(self, name, impl):
+        self.name = name
+        self.impl = impl
+        self.multiple_results = False
+
+
+class Equation:
+    """``outs = prim(*args, **kwargs)``: ``args``/``kwargs`` hold :class:`Var`, :class:`Const`
+    or literals (kwargs possibly nested in tuples); ``line`` is the user's source line."""
+
+    __slots__ = ("prim", "args", "kwargs", "outs", "_line", "multi", "_ins")
+
+    def __init__(self, prim, args, kwargs, outs, line, multi):
+        self._ins = None
+        self.prim = prim
+        self.args = args
+        self.kwargs = kwargs
+        self.outs = outs
+        self._line = line
+        self.multi = multi
+
+    @property
+    def name(self):
+        return self.prim.name
+
+    @property
+    def line(self):
+        """``file.py:12``: the user's line that applied the primitive (``None`` if unknown)."""
+        ln = self._line
+        if ln is None:
+            return None
+        base = _BASENAMES.get(ln[0])
+        if base is None:
+            base = _BASENAMES[ln[0]] = os.path.basename(ln[0])
+        return f"{base}:{ln[1]}"
+
+    @property
+    def inputs(self):
+        """Every :class:`Var` this equation reads (positional and keyword)."""
+        found = self._ins
+        if found is None:
+            found = []
+            for a in self.args:
+                if type(a) is Var:
+                    found.append(a)
+                elif type(a) in _NESTED:
+                    _collect(a, found)
+            if self.kwargs:
+                _collect(self.kwargs, found)
+            self._ins = found
+        return found
+
+    @property
+    def shapes(self):
+        return [tuple(v.shape) for v in self.outs]
+
+    @property
+    def dtypes(self):
+        return [v.dtype for v in self.outs]
+
+    def __repr__(self):
+        outs = ", ".join(map(repr, self.outs))
+        ins = ", ".join(map(repr, self.args))
+        return f"{outs} = {self.name}({ins})"
+
+
+class _GuardOp:
+    """The pseudo-primitive of a guard record in the equation list: ``args == (var,)``,
+    ``kwargs == {"kind": ..., "value": ...}``, no outputs. ``kind`` is ``"bool"``, ``"int"``,
+    ``"index"``, ``"float"``, ``"complex"``, ``"array"`` (the whole value was read, e.g. by
+    ``np.asarray``) or ``"value"`` (a Python result of a staged call)."""
+
+    name = "guard"
+    multiple_results = False
+
+    def __repr__(self):
+        return "<guard>"
+
+
+GUARD = _GuardOp()
+
+
+_NESTED = (tuple, list, dict, slice)
+
+
+def _collect(obj, found):
+    t = type(obj)
+    if t is Var:
+        found.append(obj)
+    elif t is tuple or t is list:
+        for o in obj:
+            _collect(o, found)
+    elif t is dict:
+        for o in obj.values():
+            _collect(o, found)
+    elif t is slice:
+        _collect((obj.start, obj.stop, obj.step), found)
+
+
+_BASENAMES: dict = {}
+_IS_LIB: dict = {}  # co_filename -> whether it is a library file
+
+
+def user_line(depth=2):
+    """``file:line`` of the innermost frame outside dualad, reverse, nn and NumPy (or
+    ``None``), as a ``(filename, lineno)`` pair: formatted only when read."""
+    f = sys._getframe(depth)
+    is_lib = _IS_LIB
+    while f is not None:
+        fn = f.f_code.co_filename
+        lib = is_lib.get(fn)
+        if lib is None:
+            lib = is_lib[fn] = fn.startswith(_LIB_DIRS)
+        if not lib:
+            return (fn, f.f_lineno)
+        f = f.f_back
+    return None
+
+
+class Trace:
+    """The equations, constants and guards recorded while running a function once."""
+
+    def __init__(self, lines=True):
+        self.equations = []
+        self.consts = {}  # id(array) -> Const
+        self._snapshots = {}  # id(array) -> a copy: detects in-place changes during tracing
+        self._count = 0
+        self.lines = lines
+
+    def new_var(self, value, hint="t"):
+        self._count += 1
+        try:
+            return Var(self._count, value.shape, value.dtype, hint)
+        except AttributeError:  # a Python scalar result
+            return Var(self._count, tuple(np.shape(value)), _dtype(value), hint)
+
+    def const(self, value):
+        c = self.consts.get(id(value))
+        if c is None:
+            self._count += 1
+            c = Const(self._count, value)
+            self.consts[id(value)] = c
+            if value.size <= SNAPSHOT_MAX_SIZE:
+                self._snapshots[id(value)] = value.copy()
+        return c
+
+    def finish(self):
+        """Constants changed in place while tracing (an accumulator reused after a rule read
+        it) are replaced by the value they had when captured. Only arrays up to
+        ``SNAPSHOT_MAX_SIZE`` elements are checked: copying a large weight matrix would
+        cost more than the trace, and the library writes in place only into temporaries it
+        has just made (the rules' ``out=`` additions), never into an array a rule read."""
+        for key, snap in self._snapshots.items():
+            c = self.consts[key]
+            if not np.array_equal(c.value, snap, equal_nan=c.value.dtype.kind in "fc"):
+                c.value = snap
+        self._snapshots = {}
+
+    # -- recording ----------------------------------------------------------------------------
+    def record(self, prim, args, kwargs):
+        vals = []
+        ins = []
+        for a in args:
+            if isinstance(a, Staged):
+                if a._trace is not self:
+                    raise _escaped(a)
+                vals.append(a._value)
+                ins.append(a._var)
+            elif type(a) is np.ndarray:
+                vals.append(a)
+                ins.append(self.const(a))
+            elif isinstance(a, Tracer):  # pragma: no cover - bind picks the highest level
+                raise TypeError(f"staging {prim.name}: unexpected {type(a).__name__} argument")
+            else:
+                vals.append(a)
+                ins.append(_literal(a, self, prim))
+        if kwargs:
+            kw_vals = {k: _freeze(v, self, prim.name) for k, v in kwargs.items()}
+            kw_ins = {k: _literal(v, self, prim) for k, v in kw_vals.items()}
+        else:
+            kw_vals = kw_ins = kwargs
+        ans = prim.impl(*vals, **kw_vals)
+        return self._emit(prim, tuple(ins), kw_ins, ans, prim.multiple_results)
+
+    def _emit(self, prim, ins, kw_ins, ans, multi):
+        line = user_line(3) if self.lines else None
+        if multi:
+            outs = [self.new_var(a) for a in ans]
+            self.equations.append(Equation(prim, ins, kw_ins, outs, line, True))
+            return tuple(Staged(a, v, self) for a, v in zip(ans, outs))
+        out = self.new_var(ans)
+        self.equations.append(Equation(prim, ins, kw_ins, [out], line, False))
+        return Staged(ans, out, self)
+
+    def record_call(self, func, name, args, kwargs):
+        """Stage ``func(*args, **kwargs)`` for a NumPy callable without an op-table entry."""
+        vals = _substitute(args, self, name)
+        kw_vals = _substitute(kwargs, self, name)
+        ans = func(*vals, **kw_vals)
+        call = Call(name, func)
+        ins = _literal(tuple(args), self, call)
+        kw_ins = {k: _literal(v, self, call) for k, v in kwargs.items()}
+        if isinstance(ans, (np.ndarray, np.generic)):
+            return self._emit(call, ins, kw_ins, ans, False)
+        if isinstance(ans, tuple) and ans and all(isinstance(a, np.ndarray) for a in ans):
+            return self._emit(call, ins, kw_ins, ans, True)
+        # a Python result (np.allclose, np.shape): stage it and read it under a guard
+        out = self._emit(call, ins, kw_ins, np.asarray(ans), False)
+        self.guard(out._var, "value", ans)
+        return ans
+
+    def guard(self, var, kind, value):
+        self.equations.append(Equation(GUARD, (var,), {"kind": kind, "value": value}, [],
+                                       user_line(3) if self.lines else None, False))
+
+
+def _dtype(value):
+    d = getattr(value, "dtype", None)
+    return d if d is not None else np.asarray(value).dtype
+
+
+def _escaped(a):
+    return ValueError(f"a staged value ({a._var.name}) from another trace was used: values "
+                      f"computed while tracing must not be kept and reused after it")
+
+
+def _substitute(obj, trace, name):
+    """``obj`` with staged values replaced by their concrete values (for running a call)."""
+    if isinstance(obj, Staged):
+        if obj._trace is not trace:
+            raise _escaped(obj)
+        return obj._value
+    if isinstance(obj, Tracer):
+        raise TypeError(f"staging {name}: cannot stage a {type(obj).__name__} argument")
+    t = type(obj)
+    if t is tuple or t is list:
+        return t(_substitute(o, trace, name) for o in obj)
+    if t is dict:
+        return {k: _substitute(v, trace, name) for k, v in obj.items()}
+    return obj
+
+
+def _freeze(obj, trace, name):
+    """A keyword argument of a primitive as a concrete value: staged values in it (an index
+    array, a shape) are read under an ``array`` guard (keywords are static to the rules)."""
+    if isinstance(obj, Staged):
+        if obj._trace is not trace:
+            raise _escaped(obj)
+        trace.guard(obj._var, "array", np.array(obj._value, copy=True))
+        return obj._value
+    t = type(obj)
+    if t is tuple or t is list:
+        return t(_freeze(o, trace, name) for o in obj)
+    if t is slice:
+        return slice(*(_freeze(o, trace, name) for o in (obj.start, obj.stop, obj.step)))
+    return obj
+
+
+def _literal(obj, trace, prim):
+    """The program's view of an argument: Var, Const, or the (immutable) value itself."""
+    if isinstance(obj, Staged):
+        return obj._var
+    t = type(obj)
+    if t is np.ndarray:
+        return trace.const(obj)
+    if t is tuple or t is list:
+        return t(_literal(o, trace, prim) for o in obj)
+    if t is dict:
+        return {k: _literal(v, trace, prim) for k, v in obj.items()}
+    if t is slice:
+        return slice(*(_literal(o, trace, prim) for o in (obj.start, obj.stop, obj.step)))
+    return obj
+
+
+class Staged(ArrayProtocol):
+    """A value computed while tracing: its concrete value and the program variable naming it."""
+
+    __slots__ = ("_value", "_var", "_trace")
+    _level = STAGING_LEVEL
+    _rule_kind = "staging"
+    _value_attr = "value"
+
+    def __init__(self, value, var, trace):
+        self._value = value
+        self._var = var
+        self._trace = trace
+
+    def _aval(self):
+        return self._value
+
+    def _plain_value(self):
+        # no derivative lives here: "plain" (stop-gradient) uses stay staged, so a shift by the
+        # maximum or a np.where condition is recomputed at replay instead of frozen
+        return self
+
+    def _process(self, prim, args, kwargs):
+        return self._trace.record(prim, args, kwargs)
+
+    def __repr__(self):
+        return f"Staged({self._var.name}, shape={self._var.shape}, dtype={self._var.dtype})"
+
+    # -- NumPy callables without an op-table entry are staged as calls --------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if not kwargs and method == "__call__":
+            prim = UFUNC_RULES.get(ufunc)
+            if prim is not None:
+                return prim.bind(*inputs)
+        if any(isinstance(a, Tracer) and not isinstance(a, Staged) for a in inputs):
+            return NotImplemented  # a derivative tracer's own protocol decides (and raises)
+        if kwargs.get("out") is not None or method == "at":
+            what = "out=" if method != "at" else ".at (an in-place update)"
+            raise TypeError(f"{qualname(ufunc)}{'.at' if method == 'at' else ''}: {what} is "
+                            f"not supported on staged arrays (they are immutable); assign the "
+                            f"result instead")
+        name = qualname(ufunc) + ("" if method == "__call__" else "." + method)
+        func = ufunc if method == "__call__" else getattr(ufunc, method)
+        return self._trace.record_call(func, name, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        front = FUNCTION_RULES.get(func)
+        if front is not None and func not in _IN_FRONT:
+            # a front that strips tracers and calls ``func`` again on the plain values (the
+            # constant fronts: np.argmax, np.isclose...) comes back here: stage the call then
+            _IN_FRONT.append(func)
+            try:
+                return front(*args, **kwargs)
+            finally:
+                _IN_FRONT.pop()
+        if any(issubclass(t, Tracer) and not issubclass(t, Staged) for t in types):
+            return NotImplemented
+        if kwargs.get("out") is not None:
+            raise TypeError(f"{qualname(func)}: out= is not supported on staged arrays")
+        return self._trace.record_call(func, qualname(func), args, kwargs)
+
+    # -- conversions to Python: guards -----------------------------------------------------------
+    def _guarded(self, kind, value):
+        if self._trace is not active_trace():
+            raise _escaped(self)
+        self._trace.guard(self._var, kind, value)
+        return value
+
+    def __bool__(self):
+        return self._guarded("bool", bool(self._value))
+
+    def __float__(self):
+        return self._guarded("float", float(self._value))
+
+    def __int__(self):
+        return self._guarded("int", int(self._value))
+
+    def __index__(self):
+        return self._guarded("index", self._value.__index__())
+
+    def __complex__(self):
+        return self._guarded("complex", complex(self._value))
+
+    def item(self, *args):
+        return self._guarded("array", np.array(self._value, copy=True)).item(*args)
+
+    def tolist(self):
+        return self._guarded("array", np.array(self._value, copy=True)).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        v = np.array(self._value, copy=True)
+        self._guarded("array", v)
+        return v if dtype is None else v.astype(dtype)
+
+    def copy(self):
+        return self
+
+    # boolean masks are values here (a derivative tracer's comparisons give plain arrays)
+    def __and__(self, o):
+        return np.bitwise_and(self, o)
+
+    def __rand__(self, o):
+        return np.bitwise_and(o, self)
+
+    def __or__(self, o):
+        return np.bitwise_or(self, o)
+
+    def __ror__(self, o):
+        return np.bitwise_or(o, self)
+
+    def __xor__(self, o):
+        return np.bitwise_xor(self, o)
+
+    def __rxor__(self, o):
+        return np.bitwise_xor(o, self)
+
+    def __invert__(self):
+        return np.invert(self)
+
+    # ArrayProtocol reads these through _plain_value into NumPy; staged they stay staged
+    def argmax(self, axis=None, keepdims=False):
+        return np.argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return np.argmin(self, axis=axis, keepdims=keepdims)
+
+    def any(self, axis=None, keepdims=False):
+        return np.any(self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return np.all(self, axis=axis, keepdims=keepdims)
