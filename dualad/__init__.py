@@ -17,10 +17,12 @@ from .ops.special import logsumexp
 from .transforms import (MEMORY_BUDGET, choose_mode, grad, hessian, hvp, jacfwd, jacobian,
                          jacrev, jvp, value_and_grad)
 from .pytree import tree_flatten, tree_unflatten, tree_map
+from .sparsity import hessian_sparsity, jacobian_sparsity, sparse_hessian, sparse_jacobian
 
 __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
            "hessian", "hvp", "choose_mode", "logsumexp", "numeric", "check_grads", "tree_flatten",
-           "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops"]
+           "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops", "jacobian_sparsity",
+           "hessian_sparsity", "sparse_jacobian", "sparse_hessian"]
 __version__ = "0.1.0"
 
 
