@@ -26,10 +26,15 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+try:  # SciPy's compiled first-fit column grouping (for approx_derivative); private, so optional
+    from scipy.optimize._group_columns import group_sparse as _group_sparse
+except ImportError:  # pragma: no cover - the vectorized wavefront below does the same
+    _group_sparse = None
+
 __all__ = ["Coloring", "column_coloring", "row_coloring", "star_coloring", "greedy",
            "conflict_graph", "ORDERS"]
 
-ORDERS = ("natural", "largest_first", "smallest_last", "dsatur")
+ORDERS = ("auto", "natural", "largest_first", "smallest_last", "dsatur")
 
 
 class Coloring(NamedTuple):
@@ -115,6 +120,23 @@ def _smallest_last(c, deg):
     return np.concatenate(removed[::-1]) if removed else np.zeros(0, dtype=np.int64)
 
 
+def first_fit(p, order):
+    """The sequential greedy (first-fit) column coloring of the pattern ``p`` over the column
+    ``order``, without forming ``PᵀP``: SciPy's compiled grouping builds one color class at a
+    time (first-fit by classes picks exactly what first-fit by vertices does), in
+    O(colors · nnz). Without it, :func:`greedy` on the conflict graph."""
+    if _group_sparse is None:
+        return greedy(conflict_graph(p), order)
+    order = np.asarray(order)
+    a = sp.csc_array(p[:, order])
+    idx = a.indices.astype(np.int64)
+    ptr = a.indptr.astype(np.int64)
+    groups = np.asarray(_group_sparse(a.shape[0], a.shape[1], idx, ptr), dtype=np.int64)
+    out = np.empty_like(groups)
+    out[order] = groups
+    return out
+
+
 def greedy(c, order):
     """The sequential greedy coloring of the conflict graph ``c`` over the vertex ``order``
     (an array permutation), computed one wavefront of the order per round."""
@@ -197,35 +219,56 @@ def _dsatur(c, tie_break=None):
     return colors
 
 
-def column_coloring(p, order="dsatur"):
+def _colors(p, order, graph):
+    if order == "natural":
+        return first_fit(p, np.arange(p.shape[1]))
+    if graph[0] is None:
+        graph[0] = conflict_graph(p)
+    if order == "dsatur":
+        return _dsatur(graph[0])
+    return first_fit(p, _order(graph[0], order))
+
+
+def column_coloring(p, order="auto"):
     """Color the columns of the pattern ``p`` (boolean sparse ``(m, n)``) so that no two
     columns of a color share a row: the seeds of a forward-mode compressed Jacobian.
 
-    ``order``: ``"dsatur"`` (default; fewest colors on stencils), ``"smallest_last"``,
-    ``"largest_first"`` or ``"natural"`` (greedy over that order). Returns a
+    ``order``: ``"natural"``, ``"largest_first"`` or ``"smallest_last"`` (first-fit greedy
+    over that order), ``"dsatur"`` (fewest colors on stencils, slower), or ``"auto"``
+    (default): the natural order (banded patterns reach the lower bound there), and DSATUR
+    when that is above the lower bound, keeping the fewer colors. Returns a
     :class:`Coloring`.
     """
     p = _pattern(p, "column_coloring")
     if order not in ORDERS:
         raise ValueError(f"column_coloring: order must be one of "
                          f"{', '.join(map(repr, ORDERS))}; got {order!r}")
-    lower = int(np.diff(p.indptr).max(initial=0))
+    lower = max(int(np.diff(p.indptr).max(initial=0)), 1)
     n = p.shape[1]
     if n == 0:
         return Coloring(np.zeros(0, dtype=np.int64), 0, 0)
-    c = conflict_graph(p)
-    colors = _dsatur(c) if order == "dsatur" else greedy(c, _order(c, order))
-    return Coloring(colors, int(colors.max()) + 1, max(lower, 1))
+    graph = [None]  # the conflict graph, built only for the orders that need it
+    if order != "auto":
+        colors = _colors(p, order, graph)
+    else:
+        colors = None
+        for o in ("natural", "dsatur"):
+            got = _colors(p, o, graph)
+            if colors is None or got.max() < colors.max():
+                colors = got
+            if colors.max() + 1 <= lower:
+                break
+    return Coloring(colors, int(colors.max()) + 1, lower)
 
 
-def row_coloring(p, order="dsatur"):
+def row_coloring(p, order="auto"):
     """Color the rows of ``p`` so that no two rows of a color share a column: the cotangent
     seeds of a reverse-mode compressed Jacobian (the column coloring of ``p.T``)."""
     p = _pattern(p, "row_coloring")
     return column_coloring(sp.csr_array(p.T), order)
 
 
-def star_coloring(h, order="dsatur"):
+def star_coloring(h, order="auto"):
     """A coloring of the symmetric pattern ``h`` (with its diagonal) from which a Hessian is
     recovered by symmetry: every path on four vertices uses at least three colors.
 

@@ -48,6 +48,8 @@ def _check_shape(fname, p, m, n):
 
 def _leaf_blocks(flat, spec):
     """Split ``(k, n)`` lanes into one ``(k, *leaf.shape)`` array per differentiated leaf."""
+    if len(spec.leaves) == 1:
+        return [flat.reshape((flat.shape[0],) + spec.leaves[0].shape)]
     return [np.ascontiguousarray(flat[:, off:off + size]).reshape((flat.shape[0],) + leaf.shape)
             for size, off, leaf in zip(spec.sizes, spec.offsets, spec.leaves)]
 
@@ -60,8 +62,56 @@ def _seeds(colors, k, dtype):
 
 
 def _flat_lanes(leaves, k):
+    if len(leaves) == 1:
+        return np.reshape(np.asarray(leaves[0]), (k, -1))
     return np.concatenate([np.reshape(np.asarray(t), (k, -1)) for t in leaves], axis=1) \
         if leaves else np.zeros((k, 0))
+
+
+def _csr_positions(pattern):
+    """``(rows, cols)`` of the nonzeros of the canonical CSR ``pattern``, in its order."""
+    rows = np.repeat(np.arange(pattern.shape[0], dtype=np.int64), np.diff(pattern.indptr))
+    return rows, pattern.indices.astype(np.int64)
+
+
+class _Compressed:
+    """One side's coloring of a pattern, with what every call reuses: the seed lanes, and the
+    position in the flattened compressed lanes of each nonzero (in CSR order)."""
+
+    def __init__(self, pattern, coloring, side):
+        self.coloring = coloring
+        self.pattern = pattern
+        rows, cols = _csr_positions(pattern)
+        m, n = pattern.shape
+        k = coloring.colors
+        # forward lanes are (colors, m): J[i, j] is at lane color(j), row i; reverse lanes are
+        # (colors, n): J[i, j] is at lane color(i), column j
+        if side == "forward":
+            self.gather = k[cols] * m + rows
+        elif side == "reverse":
+            self.gather = k[rows] * n + cols
+        else:  # symmetric: Hessian-vector lanes (colors, n)
+            # H[i, j] is at lane color(j), row i, when no other column of row i has that color;
+            # otherwise (a star coloring allows it) by symmetry at lane color(i), row j
+            key = rows * coloring.num_colors + k[cols]
+            _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+            direct = counts[inverse] == 1
+            self.gather = np.where(direct, k[cols] * n + rows, k[rows] * n + cols)
+        self._seeds = {}
+
+    def seeds(self, dtype):
+        s = self._seeds.get(dtype)
+        if s is None:
+            c = self.coloring
+            s = self._seeds[dtype] = _seeds(c.colors, c.num_colors, dtype)
+            s.flags.writeable = False
+        return s
+
+    def assemble(self, lanes, dtype):
+        """The CSR Jacobian from the compressed ``lanes`` (colors, m or n)."""
+        values = np.ravel(lanes).take(self.gather).astype(dtype, copy=False)
+        p = self.pattern
+        return sp.csr_array((values, p.indices, p.indptr), shape=p.shape, copy=False)
 
 
 class _Plan:
@@ -69,22 +119,17 @@ class _Plan:
 
     def __init__(self, pattern, mode, order):
         self.pattern = pattern
-        coo = pattern.tocoo()
-        self.rows = coo.row.astype(np.int64)
-        self.cols = coo.col.astype(np.int64)
+        fwd = rev = None
         if mode in ("auto", "forward"):
-            self.fwd = col.column_coloring(pattern, order)
+            fwd = col.column_coloring(pattern, order)
         if mode in ("auto", "reverse"):
-            self.rev = col.row_coloring(pattern, order)
+            rev = col.row_coloring(pattern, order)
         if mode == "auto":
-            mode = "forward" if self.fwd.num_colors <= self.rev.num_colors else "reverse"
+            mode = "forward" if fwd.num_colors <= rev.num_colors else "reverse"
         self.mode = mode
-        self.coloring = self.fwd if mode == "forward" else self.rev
-
-    def assemble(self, values, dtype):
-        m, n = self.pattern.shape
-        return sp.csr_array((values.astype(dtype, copy=False), (self.rows, self.cols)),
-                            shape=(m, n))
+        self.fwd, self.rev = fwd, rev
+        self.coloring = fwd if mode == "forward" else rev
+        self.side = _Compressed(pattern, self.coloring, mode)
 
 
 def _fun_of_leaves(f, spec):
@@ -92,24 +137,23 @@ def _fun_of_leaves(f, spec):
 
 
 def _forward(f, spec, plan, dtype):
-    c = plan.coloring
-    lanes = _leaf_blocks(_seeds(c.colors, c.num_colors, dtype), spec)
+    side = plan.side
+    k = side.coloring.num_colors
+    lanes = _leaf_blocks(side.seeds(dtype), spec)
     out, out_t = jvp(_fun_of_leaves(f, spec), tuple(spec.leaves), tuple(lanes), lanes=True)
-    b = _flat_lanes(tree_flatten(out_t)[0], c.num_colors)  # (colors, m)
-    return out, plan.assemble(b[c.colors[plan.cols], plan.rows], dtype)
+    return out, side.assemble(_flat_lanes(tree_flatten(out_t)[0], k), dtype)
 
 
 def _reverse_pass(f, spec, plan, out_leaves, o_def, vjp_fn, dtype):
-    c = plan.coloring
-    k = c.num_colors
-    cots = _seeds(c.colors, k, dtype)
+    side = plan.side
+    k = side.coloring.num_colors
+    cots = side.seeds(dtype)
     sizes = [int(np.size(o)) for o in out_leaves]
     cut = np.cumsum([0] + sizes)
     cot_leaves = [cots[:, a:b].reshape((k,) + np.shape(o))
                   for a, b, o in zip(cut[:-1], cut[1:], out_leaves)]
     grads = vjp_fn(tree_unflatten(o_def, cot_leaves), lanes=True)
-    g = _flat_lanes(tree_flatten(grads)[0], k)  # (colors, n)
-    return plan.assemble(g[c.colors[plan.rows], plan.cols], dtype)
+    return side.assemble(_flat_lanes(tree_flatten(grads)[0], k), dtype)
 
 
 def _check(fname, f, spec, jac, dtype):
@@ -135,7 +179,7 @@ def _check(fname, f, spec, jac, dtype):
                          f"mode but {float(got[i, j])!r} from the compressed Jacobian")
 
 
-def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order="dsatur"):
+def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order="auto"):
     """The Jacobian of ``f`` as a ``scipy.sparse.csr_array`` ``(m, n)``, by compressed lanes.
 
     Shapes as :func:`jacobian_sparsity`: rows are the flattened (row-major, concatenated)
@@ -194,22 +238,11 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
     return jac_fn
 
 
-class _HessianPlan:
-    def __init__(self, pattern, order):
-        self.pattern = pattern
-        coo = pattern.tocoo()
-        self.rows = coo.row.astype(np.int64)
-        self.cols = coo.col.astype(np.int64)
-        self.coloring = c = col.star_coloring(pattern, order)
-        # H[i, j] is read at row i of the lane of j's color when no other column of row i has
-        # that color; otherwise (a star coloring allows it) at row j of the lane of i's color
-        k = c.num_colors
-        key = self.rows * k + c.colors[self.cols]
-        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-        self.direct = counts[inverse] == 1
+def _hessian_plan(pattern, order):
+    return _Compressed(pattern, col.star_coloring(pattern, order), "symmetric")
 
 
-def sparse_hessian(f, argnums=0, sparsity=None, order="dsatur"):
+def sparse_hessian(f, argnums=0, sparsity=None, order="auto"):
     """The Hessian of the scalar ``f`` as a symmetric ``scipy.sparse.csr_array`` ``(n, n)``
     over the flattened differentiated arguments, by compressed Hessian-vector products.
 
@@ -227,19 +260,15 @@ def sparse_hessian(f, argnums=0, sparsity=None, order="dsatur"):
         n = spec.n
         dtype = spec.dtype()
         if given is None:
-            plan = _HessianPlan(hessian_sparsity(f, argnums)(*args), order)
+            plan = _hessian_plan(hessian_sparsity(f, argnums)(*args), order)
         else:
             _check_shape(fname, given, n, n)
             if "plan" not in cache:
-                cache["plan"] = _HessianPlan(given, order)
+                cache["plan"] = _hessian_plan(given, order)
             plan = cache["plan"]
-        c = plan.coloring
-        k = c.num_colors
-        lanes = _leaf_blocks(_seeds(c.colors, k, dtype), spec)
+        k = plan.coloring.num_colors
+        lanes = _leaf_blocks(plan.seeds(dtype), spec)
         g = grad(_fun_of_leaves(f, spec), argnums=tuple(range(len(spec.leaves))))
         _, hv = jvp(g, tuple(spec.leaves), tuple(lanes), lanes=True)
-        b = _flat_lanes(tree_flatten(hv)[0], k)  # (colors, n): H @ seeds, per lane
-        r, cc = plan.rows, plan.cols
-        values = np.where(plan.direct, b[c.colors[cc], r], b[c.colors[r], cc])
-        return sp.csr_array((values.astype(dtype, copy=False), (r, cc)), shape=(n, n))
+        return plan.assemble(_flat_lanes(tree_flatten(hv)[0], k), dtype)  # lanes: H @ seeds
     return hess_fn
