@@ -142,3 +142,17 @@ def test_bad_sparsity_arguments():
         ad.sparse_hessian(lambda v: np.sum(v ** 3), sparsity=sp.eye_array(4))(x)
     with pytest.raises(TypeError, match="integer"):
         ad.sparse_jacobian(f)(np.arange(5))
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_chunked_lanes_give_the_same_jacobian(mode):
+    n = 12
+    f = lambda v: bratu_residual(v, n)
+    u = np.random.default_rng(4).uniform(size=n * n)
+    p = ad.jacobian_sparsity(f)(u)
+    whole = ad.sparse_jacobian(f, sparsity=p, mode=mode)(u)
+    for chunk in (1, 2, 4):
+        part = ad.sparse_jacobian(f, sparsity=p, mode=mode, chunk=chunk)(u)
+        assert abs(part - whole).max() == 0.0
+    with pytest.raises(ValueError, match="chunk"):
+        ad.sparse_jacobian(f, chunk=0)

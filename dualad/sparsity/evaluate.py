@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..pytree import tree_flatten, tree_unflatten
-from ..transforms import _Args, grad, jvp
+from ..transforms import _Args, _chunks, grad, jvp
 from . import coloring as col
 from .detect import hessian_sparsity, jacobian_sparsity
 
@@ -136,24 +136,43 @@ def _fun_of_leaves(f, spec):
     return lambda *leaves: spec.call(f, list(leaves))
 
 
-def _forward(f, spec, plan, dtype):
+def _lane_chunks(k, width, chunk, fname):
+    """Color lanes per pass: ``chunk``, or all at once within :data:`MEMORY_BUDGET`."""
+    return _chunks(k, 2 * np.dtype(np.float64).itemsize * width, chunk, fname)
+
+
+def _forward(f, spec, plan, dtype, chunk):
     side = plan.side
     k = side.coloring.num_colors
-    lanes = _leaf_blocks(side.seeds(dtype), spec)
-    out, out_t = jvp(_fun_of_leaves(f, spec), tuple(spec.leaves), tuple(lanes), lanes=True)
-    return out, side.assemble(_flat_lanes(tree_flatten(out_t)[0], k), dtype)
+    seeds = side.seeds(dtype)
+    fun = _fun_of_leaves(f, spec)
+    out, parts = None, []
+    for a, b in _lane_chunks(k, max(spec.n, plan.pattern.shape[0]), chunk, "sparse_jacobian"):
+        lanes = _leaf_blocks(seeds[a:b], spec)
+        out, out_t = jvp(fun, tuple(spec.leaves), tuple(lanes), lanes=True)
+        parts.append(_flat_lanes(tree_flatten(out_t)[0], b - a))
+    if out is None:  # no colors (n == 0): f still gives the output
+        out = fun(*spec.leaves)
+    lanes = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
+        np.zeros((0, plan.pattern.shape[0]), dtype=dtype)
+    return out, side.assemble(lanes, dtype)
 
 
-def _reverse_pass(f, spec, plan, out_leaves, o_def, vjp_fn, dtype):
+def _reverse_pass(f, spec, plan, out_leaves, o_def, vjp_fn, dtype, chunk):
     side = plan.side
     k = side.coloring.num_colors
     cots = side.seeds(dtype)
     sizes = [int(np.size(o)) for o in out_leaves]
     cut = np.cumsum([0] + sizes)
-    cot_leaves = [cots[:, a:b].reshape((k,) + np.shape(o))
-                  for a, b, o in zip(cut[:-1], cut[1:], out_leaves)]
-    grads = vjp_fn(tree_unflatten(o_def, cot_leaves), lanes=True)
-    return side.assemble(_flat_lanes(tree_flatten(grads)[0], k), dtype)
+    parts = []
+    for a, b in _lane_chunks(k, max(spec.n, plan.pattern.shape[0]), chunk, "sparse_jacobian"):
+        cot_leaves = [cots[a:b, lo:hi].reshape((b - a,) + np.shape(o))
+                      for lo, hi, o in zip(cut[:-1], cut[1:], out_leaves)]
+        grads = vjp_fn(tree_unflatten(o_def, cot_leaves), lanes=True)
+        parts.append(_flat_lanes(tree_flatten(grads)[0], b - a))
+    lanes = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
+        np.zeros((0, spec.n), dtype=dtype)
+    return side.assemble(lanes, dtype)
 
 
 def _check(fname, f, spec, jac, dtype):
@@ -179,7 +198,8 @@ def _check(fname, f, spec, jac, dtype):
                          f"mode but {float(got[i, j])!r} from the compressed Jacobian")
 
 
-def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order="auto"):
+def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order="auto",
+                    chunk=None):
     """The Jacobian of ``f`` as a ``scipy.sparse.csr_array`` ``(m, n)``, by compressed lanes.
 
     Shapes as :func:`jacobian_sparsity`: rows are the flattened (row-major, concatenated)
@@ -196,9 +216,13 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
     forward lanes (up to ``CHECK_COLUMNS`` columns spread over the input, and one random
     direction that sees a wrong entry anywhere) and raises ``ValueError`` when they differ: a
     user pattern missing a nonzero. ``order`` is the coloring order
-    (:func:`dualad.sparsity.coloring.column_coloring`).
+    (:func:`dualad.sparsity.coloring.column_coloring`). ``chunk`` bounds the color lanes per
+    pass (less memory, more passes), as in :func:`dualad.jacfwd`; ``None`` is all at once
+    within :data:`dualad.MEMORY_BUDGET`.
     """
     fname = "sparse_jacobian"
+    if chunk is not None:
+        _chunks(1, 0, chunk, fname)  # a bad chunk raises now, not at the first call
     if mode not in _MODES:
         raise ValueError(f"{fname}: mode must be one of {', '.join(map(repr, _MODES))}; "
                          f"got {mode!r}")
@@ -221,7 +245,7 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
                 cache["plan"] = _Plan(given, mode, order)
             plan = cache["plan"]
         if plan.mode == "forward":
-            out, jac = _forward(f, spec, plan, dtype)
+            out, jac = _forward(f, spec, plan, dtype, chunk)
             out_leaves, _ = tree_flatten(out)
             m = sum(int(np.size(o)) for o in out_leaves)
         else:
@@ -230,7 +254,7 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
             out_leaves, o_def = tree_flatten(out)
             m = sum(int(np.size(o)) for o in out_leaves)
             _check_shape(fname, plan.pattern, m, spec.n)  # before seeding m cotangents
-            jac = _reverse_pass(f, spec, plan, out_leaves, o_def, vjp_fn, dtype)
+            jac = _reverse_pass(f, spec, plan, out_leaves, o_def, vjp_fn, dtype, chunk)
         _check_shape(fname, plan.pattern, m, spec.n)
         if check:
             _check(fname, f, spec, jac, dtype)

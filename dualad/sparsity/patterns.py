@@ -35,6 +35,8 @@ def take_rows(p, rows):
     the output row plus the start of its source row.
     """
     rows = np.asarray(rows, dtype=np.int64).ravel()
+    if len(rows) and rows.min() >= 0:  # no filled-in rows: SciPy's compiled row gather
+        return p[rows]
     indptr = p.indptr
     lens = np.diff(indptr)
     valid = rows >= 0

@@ -96,9 +96,10 @@ def _index_add(ans, primals, patterns, kwargs, n):
     g = primals[0]
     idx, shape = kwargs["idx"], kwargs["shape"]
     target = np.arange(_size(shape), dtype=np.int64).reshape(shape)[idx]
-    target = np.broadcast_to(target, _shape(g)) if target.shape != _shape(g) else target
     gs = _size(_shape(g))
-    s = pat.structure(target.ravel(), np.arange(gs, dtype=np.int64), (_size(shape), gs))
+    # g broadcasts onto the indexed positions as in ``z[idx] += g``: pair them entry by entry
+    source = _broadcast_rows(_shape(g), target.shape)
+    s = pat.structure(target.ravel(), source, (_size(shape), gs))
     return pat.apply(s, patterns[0])
 
 
