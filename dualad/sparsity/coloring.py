@@ -62,10 +62,14 @@ def conflict_graph(p):
     """The column intersection graph of the boolean CSR ``p``: symmetric CSR ``(n, n)``, no
     diagonal, ``(j, k)`` set when columns ``j`` and ``k`` share a row."""
     c = sp.csr_array(p.T @ p, dtype=bool)
-    c.setdiag(False)
-    c.eliminate_zeros()
     c.sort_indices()
-    return c
+    n = c.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(c.indptr))
+    off = c.indices != rows  # the diagonal dropped by a mask (setdiag would copy the matrix)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[off], minlength=n), out=indptr[1:])
+    return sp.csr_array((np.ones(int(off.sum()), dtype=bool), c.indices[off], indptr),
+                        shape=(n, n))
 
 
 def _segments(indptr, vertices):
