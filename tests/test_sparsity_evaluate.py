@@ -156,3 +156,14 @@ def test_chunked_lanes_give_the_same_jacobian(mode):
         assert abs(part - whole).max() == 0.0
     with pytest.raises(ValueError, match="chunk"):
         ad.sparse_jacobian(f, chunk=0)
+
+
+def test_hessian_of_two_arguments():
+    f = lambda a, b: np.sum(a ** 2 * b[0]) + np.sin(b[1]) * a[-1]
+    a, b = np.array([0.5, 2.0, 3.0]), np.array([1.5, -1.0])
+    h = ad.sparse_hessian(f, argnums=(0, 1))(a, b).toarray()
+    dense = ad.hessian(f, argnums=(0, 1))(a, b)
+    full = np.block([[dense[0][0], dense[0][1]], [dense[1][0], dense[1][1]]])
+    np.testing.assert_allclose(h, full, rtol=1e-14)
+    p = ad.hessian_sparsity(f, argnums=(0, 1))(a, b).toarray()
+    assert not (full != 0)[~p].any() and not p[0, 1]  # a0, a1 do not interact
