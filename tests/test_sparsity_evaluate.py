@@ -167,3 +167,20 @@ def test_hessian_of_two_arguments():
     np.testing.assert_allclose(h, full, rtol=1e-14)
     p = ad.hessian_sparsity(f, argnums=(0, 1))(a, b).toarray()
     assert not (full != 0)[~p].any() and not p[0, 1]  # a0, a1 do not interact
+
+
+def bratu_10(v):  # module level: picklable for a process pool
+    return bratu_residual(v, 10)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_an_executor_gives_the_serial_result(mode):
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+    u = np.random.default_rng(5).uniform(size=100)
+    p = ad.jacobian_sparsity(bratu_10)(u)
+    serial = ad.sparse_jacobian(bratu_10, sparsity=p, mode=mode)(u)
+    with ThreadPoolExecutor(2) as ex:
+        threads = ad.sparse_jacobian(bratu_10, sparsity=p, mode=mode, executor=ex)(u)
+    with ProcessPoolExecutor(2) as ex:
+        procs = ad.sparse_jacobian(bratu_10, sparsity=p, mode=mode, executor=ex, chunk=2)(u)
+    assert abs(threads - serial).max() == 0.0 and abs(procs - serial).max() == 0.0

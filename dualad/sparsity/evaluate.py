@@ -141,38 +141,74 @@ def _lane_chunks(k, width, chunk, fname):
     return _chunks(k, 2 * np.dtype(np.float64).itemsize * width, chunk, fname)
 
 
-def _forward(f, spec, plan, dtype, chunk):
+def _forward_lanes(f, args, argnums, seeds):
+    """``(f(*args), compressed lanes (k, m))`` for the seed lanes ``seeds`` (k, n): one forward
+    pass. Module-level, so that an executor's worker process can run it."""
+    spec = _Args("sparse_jacobian", args, argnums)
+    lanes = _leaf_blocks(seeds, spec)
+    out, out_t = jvp(_fun_of_leaves(f, spec), tuple(spec.leaves), tuple(lanes), lanes=True)
+    return out, _flat_lanes(tree_flatten(out_t)[0], seeds.shape[0])
+
+
+def _forward(f, spec, argnums, plan, dtype, chunk, executor):
     side = plan.side
     k = side.coloring.num_colors
     seeds = side.seeds(dtype)
-    fun = _fun_of_leaves(f, spec)
-    out, parts = None, []
-    for a, b in _lane_chunks(k, max(spec.n, plan.pattern.shape[0]), chunk, "sparse_jacobian"):
-        lanes = _leaf_blocks(seeds[a:b], spec)
-        out, out_t = jvp(fun, tuple(spec.leaves), tuple(lanes), lanes=True)
-        parts.append(_flat_lanes(tree_flatten(out_t)[0], b - a))
-    if out is None:  # no colors (n == 0): f still gives the output
-        out = fun(*spec.leaves)
-    lanes = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
-        np.zeros((0, plan.pattern.shape[0]), dtype=dtype)
-    return out, side.assemble(lanes, dtype)
+    if k == 0:  # no input entries: f still gives the output
+        out = spec.call(f, list(spec.leaves))
+        return out, side.assemble(np.zeros((0, plan.pattern.shape[0]), dtype=dtype), dtype)
+    width = max(spec.n, plan.pattern.shape[0])
+    chunks = _lane_chunks(k, width, 1 if executor is not None and chunk is None else chunk,
+                          "sparse_jacobian")
+    if executor is None:
+        results = [_forward_lanes(f, spec.args, argnums, seeds[a:b]) for a, b in chunks]
+    else:
+        futures = [executor.submit(_forward_lanes, f, spec.args, argnums, seeds[a:b].copy())
+                   for a, b in chunks]
+        results = [fut.result() for fut in futures]
+    out = results[0][0]
+    parts = [r[1] for r in results]
+    return out, side.assemble(parts[0] if len(parts) == 1 else np.concatenate(parts), dtype)
 
 
-def _reverse_pass(f, spec, plan, out_leaves, o_def, vjp_fn, dtype, chunk):
+def _cotangent_leaves(cots, out_leaves, o_def):
+    sizes = [int(np.size(o)) for o in out_leaves]
+    cut = np.cumsum([0] + sizes)
+    k = cots.shape[0]
+    return tree_unflatten(o_def, [cots[:, lo:hi].reshape((k,) + np.shape(o))
+                                  for lo, hi, o in zip(cut[:-1], cut[1:], out_leaves)])
+
+
+def _reverse_worker(f, args, argnums, cots):
+    """Compressed lanes (k, n) for the cotangent lanes ``cots``, with a tape recorded here:
+    what an executor's worker runs (the tape itself does not cross processes)."""
+    from reverse import vjp
+    spec = _Args("sparse_jacobian", args, argnums)
+    out, vjp_fn = vjp(_fun_of_leaves(f, spec), *spec.leaves)
+    out_leaves, o_def = tree_flatten(out)
+    grads = vjp_fn(_cotangent_leaves(cots, out_leaves, o_def), lanes=True)
+    return _flat_lanes(tree_flatten(grads)[0], cots.shape[0])
+
+
+def _reverse_pass(f, spec, argnums, plan, out_leaves, o_def, vjp_fn, dtype, chunk, executor):
     side = plan.side
     k = side.coloring.num_colors
     cots = side.seeds(dtype)
-    sizes = [int(np.size(o)) for o in out_leaves]
-    cut = np.cumsum([0] + sizes)
-    parts = []
-    for a, b in _lane_chunks(k, max(spec.n, plan.pattern.shape[0]), chunk, "sparse_jacobian"):
-        cot_leaves = [cots[a:b, lo:hi].reshape((b - a,) + np.shape(o))
-                      for lo, hi, o in zip(cut[:-1], cut[1:], out_leaves)]
-        grads = vjp_fn(tree_unflatten(o_def, cot_leaves), lanes=True)
-        parts.append(_flat_lanes(tree_flatten(grads)[0], b - a))
-    lanes = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
-        np.zeros((0, spec.n), dtype=dtype)
-    return side.assemble(lanes, dtype)
+    if k == 0:
+        return side.assemble(np.zeros((0, spec.n), dtype=dtype), dtype)
+    width = max(spec.n, plan.pattern.shape[0])
+    chunks = _lane_chunks(k, width, 1 if executor is not None and chunk is None else chunk,
+                          "sparse_jacobian")
+    if executor is None:
+        parts = []
+        for a, b in chunks:
+            grads = vjp_fn(_cotangent_leaves(cots[a:b], out_leaves, o_def), lanes=True)
+            parts.append(_flat_lanes(tree_flatten(grads)[0], b - a))
+    else:
+        futures = [executor.submit(_reverse_worker, f, spec.args, argnums, cots[a:b].copy())
+                   for a, b in chunks]
+        parts = [fut.result() for fut in futures]
+    return side.assemble(parts[0] if len(parts) == 1 else np.concatenate(parts), dtype)
 
 
 def _check(fname, f, spec, jac, dtype):
@@ -199,7 +235,7 @@ def _check(fname, f, spec, jac, dtype):
 
 
 def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order="auto",
-                    chunk=None):
+                    chunk=None, executor=None):
     """The Jacobian of ``f`` as a ``scipy.sparse.csr_array`` ``(m, n)``, by compressed lanes.
 
     Shapes as :func:`jacobian_sparsity`: rows are the flattened (row-major, concatenated)
@@ -218,7 +254,9 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
     user pattern missing a nonzero. ``order`` is the coloring order
     (:func:`dualad.sparsity.coloring.column_coloring`). ``chunk`` bounds the color lanes per
     pass (less memory, more passes), as in :func:`dualad.jacfwd`; ``None`` is all at once
-    within :data:`dualad.MEMORY_BUDGET`.
+    within :data:`dualad.MEMORY_BUDGET`. ``executor``: a ``concurrent.futures.Executor`` that
+    computes the chunks of lanes on its workers (one color per chunk unless ``chunk`` says
+    otherwise); ``f`` must then be picklable. The result is identical to the serial one.
     """
     fname = "sparse_jacobian"
     if chunk is not None:
@@ -245,7 +283,7 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
                 cache["plan"] = _Plan(given, mode, order)
             plan = cache["plan"]
         if plan.mode == "forward":
-            out, jac = _forward(f, spec, plan, dtype, chunk)
+            out, jac = _forward(f, spec, argnums, plan, dtype, chunk, executor)
             out_leaves, _ = tree_flatten(out)
             m = sum(int(np.size(o)) for o in out_leaves)
         else:
@@ -254,7 +292,8 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
             out_leaves, o_def = tree_flatten(out)
             m = sum(int(np.size(o)) for o in out_leaves)
             _check_shape(fname, plan.pattern, m, spec.n)  # before seeding m cotangents
-            jac = _reverse_pass(f, spec, plan, out_leaves, o_def, vjp_fn, dtype, chunk)
+            jac = _reverse_pass(f, spec, argnums, plan, out_leaves, o_def, vjp_fn, dtype, chunk,
+                                executor)
         _check_shape(fname, plan.pattern, m, spec.n)
         if check:
             _check(fname, f, spec, jac, dtype)
