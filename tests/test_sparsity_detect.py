@@ -206,3 +206,32 @@ def test_argnums_and_several_leaves_concatenate_columns():
 def test_integer_argument_is_refused():
     with pytest.raises(TypeError, match="integer"):
         ad.jacobian_sparsity(np.sin)(np.arange(3))
+
+
+# -- conv2d: its stencil -----------------------------------------------------------------------
+
+CONV_CASES = [((2, 3, 6, 5), (4, 3, 3, 3), {}),
+              ((1, 2, 7, 7), (3, 2, 3, 2), {"stride": 2, "padding": 1}),
+              ((2, 1, 6, 6), (2, 1, 2, 2), {"dilation": 2, "padding": (1, 0)})]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CONV_CASES)
+@pytest.mark.parametrize("traced", ["x", "w", "both"])
+def test_conv2d_pattern_is_its_stencil(xs, ws, kw, traced):
+    from dualad.ops.conv import conv2d
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    w[0, 0, 0, 0] = w[-1, 0, -1, 0] = 0.0  # a constant kernel's zeros are structural
+    x[0, 0, 1, 1] = 0.0
+    # method="direct": no FFT rounding, so the dense Jacobian's zeros are exact
+    split = lambda v: (v[:x.size].reshape(xs), v[x.size:].reshape(ws))
+    f, v = {"x": (lambda v: conv2d(v.reshape(xs), w, method="direct", **kw), x.ravel()),
+            "w": (lambda v: conv2d(x, v.reshape(ws), method="direct", **kw), w.ravel()),
+            "both": (lambda v: conv2d(*split(v), method="direct", **kw),
+                     np.r_[x.ravel(), w.ravel()])}[traced]
+    p, report = ad.jacobian_sparsity(f, report=True)(v)
+    assert report == {}
+    nz = dense_nonzeros(f, v)
+    assert not (nz & ~p.toarray()).any()
+    if traced != "both":  # one side traced: exact (both: x's zero entry still reads w)
+        np.testing.assert_array_equal(p.toarray(), nz)

@@ -10,7 +10,8 @@ with ``primals`` (``None`` for a constant) and a pattern is a boolean CSR ``(ent
 * movement ops (transpose, broadcast_to, indexing, pad, concatenate): the op applied to an array
   of entry ids tells which entry each output entry copies;
 * index_add, reductions and cumulative ops: a structure matrix applied to the operand's sets;
-* matmul of 1-d/2-d operands: structural, using a constant operand's nonzeros.
+* matmul of 1-d/2-d operands and conv2d: structural, using a constant operand's nonzeros
+  (conv2d's stencil from im2col applied to entry ids).
 
 :func:`rule_for` returns ``None`` for a primitive without a rule; the tracer then falls back
 to "every output entry depends on every input set of the op" (correct, conservative); so
@@ -22,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..ops import ZERO, shape as shape_ops
-from ..ops import products, reductions
+from ..ops import conv, products, reductions
 from . import patterns as pat
 
 __all__ = ["rule_for"]
@@ -136,8 +137,7 @@ def _cumulative(ans, primals, patterns, kwargs, n):
 def _weights(x, p):
     """Structural nonzeros of a matmul operand: a constant's own, all ones for a traced one."""
     if p is None:
-        v = x._plain_value() if hasattr(x, "_plain_value") else np.asarray(x)
-        return sp.csr_array(np.asarray(v) != 0)
+        return sp.csr_array(np.asarray(_plain(x)) != 0)
     return sp.csr_array(np.ones(_shape(x), dtype=bool))
 
 
@@ -160,6 +160,45 @@ def _matmul(ans, primals, patterns, kwargs, n):
     return pat.union(parts)
 
 
+def _conv2d(ans, primals, patterns, kwargs, n):
+    """conv2d's stencil: im2col applied to entry ids says which input entry each tap of each
+    output position reads (0: padding); output (n, o, p, q) takes the taps where w[o] is
+    (structurally) nonzero, and from a traced w every w[o] entry whose tap reads the input."""
+    x, w = primals
+    px, pw = patterns
+    g = conv._geometry("conv", _shape(x), _shape(w), kwargs["stride"], kwargs["padding"],
+                       kwargs["dilation"], None)
+    ids = np.arange(1, _size(_shape(x)) + 1, dtype=np.int64).reshape(_shape(x))
+    taps = conv._patches(conv._pad(ids, g), g)            # (c·kh·kw, n·ho·wo), ids + 1
+    out_ids = np.arange(_size(_shape(ans)), dtype=np.int64).reshape(_shape(ans))
+    out_rows = np.ascontiguousarray(out_ids.transpose(1, 0, 2, 3)).reshape(g.o, -1)
+    out_size, parts = _size(_shape(ans)), []
+    if px is not None:
+        wz = (np.asarray(_plain(w)) != 0 if pw is None else np.ones(_shape(w), dtype=bool))
+        wz = wz.reshape(g.o, -1)                           # (o, c·kh·kw)
+        o_idx, r_idx = np.nonzero(wz)
+        rows, cols = out_rows[o_idx].ravel(), taps[r_idx].ravel() - 1
+        keep = cols >= 0
+        s = pat.structure(rows[keep], cols[keep], (out_size, _size(_shape(x))))
+        parts.append(pat.apply(s, px))
+    if pw is not None:
+        reads = taps > 0
+        if px is None:  # a constant input's zeros read nothing
+            flat = np.asarray(_plain(x)).ravel()
+            reads &= np.concatenate([[False], flat != 0])[taps]
+        r_idx, col_idx = np.nonzero(reads)                # tap r at output column (n, p, q)
+        o = np.arange(g.o, dtype=np.int64)[:, None]
+        rows = out_rows[:, col_idx]                        # (o, pairs)
+        cols = o * taps.shape[0] + r_idx[None, :]
+        s = pat.structure(rows.ravel(), cols.ravel(), (out_size, _size(_shape(w))))
+        parts.append(pat.apply(s, pw))
+    return pat.union(parts)
+
+
+def _plain(x):
+    return x._plain_value() if hasattr(x, "_plain_value") else x
+
+
 # ---------------------------------------------------------------------------------------------
 # the table of non-elementwise rules, keyed by primitive
 # ---------------------------------------------------------------------------------------------
@@ -175,6 +214,7 @@ _RULES = {
     reductions.cumsum_p: _cumulative,
     reductions.cumprod_p: _cumulative,
     products.matmul_p: _matmul,
+    conv.conv2d_p: _conv2d,
 }
 
 for _prim, _extra in ((shape_ops.transpose_p, None), (shape_ops.broadcast_to_p, None),
