@@ -122,10 +122,14 @@ class _Plan:
         fwd = rev = None
         if mode in ("auto", "forward"):
             fwd = col.column_coloring(pattern, order)
-        if mode in ("auto", "reverse"):
+        # a row coloring needs at least as many colors as the densest column: when the column
+        # coloring is within that, reverse mode cannot do better and is not colored at all
+        densest_col = int(np.bincount(pattern.indices, minlength=pattern.shape[1]).max(
+            initial=0)) if pattern.nnz else 0
+        if mode == "reverse" or mode == "auto" and fwd.num_colors > max(densest_col, 1):
             rev = col.row_coloring(pattern, order)
         if mode == "auto":
-            mode = "forward" if fwd.num_colors <= rev.num_colors else "reverse"
+            mode = "forward" if rev is None or fwd.num_colors <= rev.num_colors else "reverse"
         self.mode = mode
         self.fwd, self.rev = fwd, rev
         self.coloring = fwd if mode == "forward" else rev
