@@ -186,3 +186,13 @@ def test_an_executor_gives_the_serial_result(mode):
     with ProcessPoolExecutor(2) as ex:
         procs = ad.sparse_jacobian(bratu_10, sparsity=p, mode=mode, executor=ex, chunk=2)(u)
     assert abs(threads - serial).max() == 0.0 and abs(procs - serial).max() == 0.0
+
+
+def test_changing_a_result_in_place_leaves_the_reused_pattern_alone():
+    n = 6
+    f = lambda v: bratu_residual(v, n) * (v > 0.5)  # some structural entries are 0 here
+    u = np.random.default_rng(6).uniform(size=n * n)
+    jac = ad.sparse_jacobian(f, sparsity=ad.jacobian_sparsity(f)(u))
+    first = jac(u)
+    first.eliminate_zeros()
+    np.testing.assert_array_equal(jac(1.0 - u).toarray(), ad.jacfwd(f)(1.0 - u))

@@ -111,7 +111,10 @@ class _Compressed:
         """The CSR Jacobian from the compressed ``lanes`` (colors, m or n)."""
         values = np.ravel(lanes).take(self.gather).astype(dtype, copy=False)
         p = self.pattern
-        return sp.csr_array((values, p.indices, p.indptr), shape=p.shape, copy=False)
+        # the structure is copied: in-place methods of the result (eliminate_zeros...) must not
+        # reach the pattern that later calls reuse
+        return sp.csr_array((values, p.indices.copy(), p.indptr.copy()), shape=p.shape,
+                            copy=False)
 
 
 class _Plan:
