@@ -97,7 +97,9 @@ class _Compressed:
             _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
             direct = counts[inverse] == 1
             self.gather = np.where(direct, k[cols] * n + rows, k[rows] * n + cols)
+        self.width = m if side == "forward" else n  # entries per compressed lane
         self._seeds = {}
+        self._by_lane = None
 
     def seeds(self, dtype):
         s = self._seeds.get(dtype)
@@ -109,7 +111,25 @@ class _Compressed:
 
     def assemble(self, lanes, dtype):
         """The CSR Jacobian from the compressed ``lanes`` (colors, m or n)."""
-        values = np.ravel(lanes).take(self.gather).astype(dtype, copy=False)
+        return self._csr(np.ravel(lanes).take(self.gather).astype(dtype, copy=False))
+
+    def assemble_chunks(self, pieces, dtype):
+        """The CSR Jacobian from ``(a, b, lanes)`` pieces, the lanes of colors ``a:b`` each:
+        every piece fills its nonzeros and is dropped, so that the whole compressed array never
+        exists (memory: one chunk's lanes and the values)."""
+        if self._by_lane is None:  # the nonzeros grouped by the lane they are read from
+            lane = self.gather // self.width
+            order = np.argsort(lane, kind="stable")
+            bounds = np.searchsorted(lane[order], np.arange(self.coloring.num_colors + 1))
+            self._by_lane = order, bounds
+        order, bounds = self._by_lane
+        values = np.empty(len(self.gather), dtype=dtype)
+        for a, b, lanes in pieces:
+            which = order[bounds[a]:bounds[b]]
+            values[which] = np.ravel(lanes).take(self.gather[which] - a * self.width)
+        return self._csr(values)
+
+    def _csr(self, values):
         p = self.pattern
         # the structure is copied: in-place methods of the result (eliminate_zeros...) must not
         # reach the pattern that later calls reuse
@@ -167,15 +187,31 @@ def _forward(f, spec, argnums, plan, dtype, chunk, executor):
     width = max(spec.n, plan.pattern.shape[0])
     chunks = _lane_chunks(k, width, 1 if executor is not None and chunk is None else chunk,
                           "sparse_jacobian")
-    if executor is None:
-        results = [_forward_lanes(f, spec.args, argnums, seeds[a:b]) for a, b in chunks]
-    else:
-        futures = [executor.submit(_forward_lanes, f, spec.args, argnums, seeds[a:b].copy())
-                   for a, b in chunks]
-        results = [fut.result() for fut in futures]
-    out = results[0][0]
-    parts = [r[1] for r in results]
-    return out, side.assemble(parts[0] if len(parts) == 1 else np.concatenate(parts), dtype)
+    outs = []  # f's value, from each pass
+
+    def lanes_of(result):
+        outs.append(result[0])
+        return result[1]
+    run = lambda a, b: lanes_of(_forward_lanes(f, spec.args, argnums, seeds[a:b]))
+    submit = None if executor is None else \
+        (lambda a, b: executor.submit(_forward_lanes, f, spec.args, argnums, seeds[a:b].copy()))
+    jac = _assemble(side, chunks, _pieces(chunks, run, submit, lanes_of), dtype)
+    return outs[0], jac
+
+
+def _pieces(chunks, run, submit, unpack=lambda r: r):
+    """``(a, b, lanes)`` per chunk of colors ``a:b``: from ``run(a, b)`` one after the other, or
+    from an executor's futures (``submit(a, b)``, each result through ``unpack``)."""
+    if submit is None:
+        return ((a, b, run(a, b)) for a, b in chunks)
+    futures = [submit(a, b) for a, b in chunks]
+    return ((a, b, unpack(fut.result())) for (a, b), fut in zip(chunks, futures))
+
+
+def _assemble(side, chunks, pieces, dtype):
+    if len(chunks) == 1:
+        return side.assemble(next(iter(pieces))[2], dtype)
+    return side.assemble_chunks(pieces, dtype)
 
 
 def _cotangent_leaves(cots, out_leaves, o_def):
@@ -206,16 +242,12 @@ def _reverse_pass(f, spec, argnums, plan, out_leaves, o_def, vjp_fn, dtype, chun
     width = max(spec.n, plan.pattern.shape[0])
     chunks = _lane_chunks(k, width, 1 if executor is not None and chunk is None else chunk,
                           "sparse_jacobian")
-    if executor is None:
-        parts = []
-        for a, b in chunks:
-            grads = vjp_fn(_cotangent_leaves(cots[a:b], out_leaves, o_def), lanes=True)
-            parts.append(_flat_lanes(tree_flatten(grads)[0], b - a))
-    else:
-        futures = [executor.submit(_reverse_worker, f, spec.args, argnums, cots[a:b].copy())
-                   for a, b in chunks]
-        parts = [fut.result() for fut in futures]
-    return side.assemble(parts[0] if len(parts) == 1 else np.concatenate(parts), dtype)
+    def run(a, b):
+        grads = vjp_fn(_cotangent_leaves(cots[a:b], out_leaves, o_def), lanes=True)
+        return _flat_lanes(tree_flatten(grads)[0], b - a)
+    submit = None if executor is None else \
+        (lambda a, b: executor.submit(_reverse_worker, f, spec.args, argnums, cots[a:b].copy()))
+    return _assemble(side, chunks, _pieces(chunks, run, submit), dtype)
 
 
 def _check(fname, f, spec, jac, dtype):
