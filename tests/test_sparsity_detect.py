@@ -235,3 +235,16 @@ def test_conv2d_pattern_is_its_stencil(xs, ws, kw, traced):
     assert not (nz & ~p.toarray()).any()
     if traced != "both":  # one side traced: exact (both: x's zero entry still reads w)
         np.testing.assert_array_equal(p.toarray(), nz)
+
+
+def test_a_primitive_with_several_results_falls_back_per_result():
+    def f(x):
+        a = x[:9].reshape(3, 3)
+        return np.concatenate([np.linalg.eigh(a + a.T)[0], np.sin(x[9:])])
+    p, report = ad.jacobian_sparsity(f, report=True)(X)
+    assert report == {"numpy.linalg.eigh": 1}
+    expected = np.zeros((6, 12), dtype=bool)
+    expected[:3, :9] = True
+    expected[3:, 9:] = np.eye(3, dtype=bool)
+    np.testing.assert_array_equal(p.toarray(), expected)
+    assert not (dense_nonzeros(f, X) & ~expected).any()
