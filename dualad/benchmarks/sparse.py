@@ -100,8 +100,13 @@ def bratu(n=256, repeats=3):
     fd = lambda: approx_derivative(f, u, sparsity=groups, method="2-point")
     t_fd, t_f2 = paired_times(fd, lambda: f(u), rounds=5)
     j_fd = fd()
+    orders = {}
+    for order in ("natural", "largest_first", "smallest_last", "dsatur"):
+        got, t = _once(lambda: coloring.column_coloring(p, order))
+        orders[order] = (got.num_colors, t / t_f)
     return {
         "n": n * n, "colors": c.num_colors, "lower_bound": c.lower_bound, "nnz": p.nnz,
+        "orders": orders,
         "detect_color_ratio": t_detect / t_f, "detect_color_ms": t_detect * 1e3,
         "sparse_ratio": t_sparse / t_f, "sparse_ms": t_sparse * 1e3, "f_ms": t_f * 1e3,
         "sparse_err": _rel_err(j, ref),
@@ -166,6 +171,8 @@ def main(argv=None):
     print(f"  colors: {b['colors']} (lower bound {b['lower_bound']}; target ≤ 5)")
     print(f"  detection + coloring: {b['detect_color_ratio']:.1f}x f (target ≤ 30x; "
           f"{b['detect_color_ms']:.0f} ms)")
+    print("  coloring orders: " + ", ".join(f"{o} {k} colors ({r:.0f}x f)"
+                                            for o, (k, r) in b["orders"].items()))
     print(f"  sparse_jacobian, pattern reused: {b['sparse_ratio']:.1f}x f (target ≤ 8x; "
           f"{b['sparse_ms']:.1f} ms), max error {b['sparse_err']:.1e} relative to the stencil")
     print(f"  scipy approx_derivative(sparsity=P): {b['fd_ratio']:.1f}x f "
