@@ -68,7 +68,7 @@ def nx_graph(p):
     c = col.conflict_graph(sp.csr_array(p, dtype=bool)).tocoo()
     g = nx.Graph()
     g.add_nodes_from(range(p.shape[1]))
-    g.add_edges_from(zip(c.row.tolist(), c.col.tolist()))
+    g.add_edges_from((a, b) for a, b in zip(c.row.tolist(), c.col.tolist()) if a != b)
     return g
 
 
