@@ -19,6 +19,7 @@ from .transforms import (MEMORY_BUDGET, choose_mode, elementwise_grad, grad, hes
                          jacobian, jacrev, jvp, value_and_grad)
 from .pytree import tree_flatten, tree_unflatten, tree_map
 from .staging import Program, jit, trace
+from .sparsity import hessian_sparsity, jacobian_sparsity, sparse_hessian, sparse_jacobian
 from . import scipy_support
 
 scipy_support.install()  # SciPy's functions with rules, called on traced values, reach them
@@ -26,7 +27,8 @@ scipy_support.install()  # SciPy's functions with rules, called on traced values
 __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
            "hessian", "hvp", "choose_mode", "logsumexp", "numeric", "check_grads", "tree_flatten",
            "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops", "custom_jvp", "custom_vjp",
-           "elementwise_grad", "trace", "jit", "Program"]
+           "elementwise_grad", "trace", "jit", "Program", "jacobian_sparsity",
+           "hessian_sparsity", "sparse_jacobian", "sparse_hessian"]
 __version__ = "0.1.0"
 
 

@@ -28,7 +28,8 @@ for _module in ("ipykernel", "matplotlib", "sklearn"):
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["01_four_ways", "02_traces", "03_costs", "04_lanes", "05_verifying", "06_training"]
+NAMES = ["01_four_ways", "02_traces", "03_costs", "04_lanes", "05_verifying", "06_training",
+         "07_sparse"]
 EPS = np.finfo(np.float64).eps
 
 
@@ -66,7 +67,7 @@ def close(a, b, rel=1e-12):
 # the committed files
 # ---------------------------------------------------------------------------------------------
 
-def test_the_six_notebooks_are_there():
+def test_the_notebooks_are_there():
     assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
 
 
@@ -264,3 +265,34 @@ def test_06_conv_methods_and_optimizers():
     assert opt["Rosenbrock/newton"]["dist"] < 1e-6
     assert opt["Beale/adam"]["fun"] < 1e-3
     assert opt["Rosenbrock/adam"]["fun"] < opt["Rosenbrock/sgd"]["fun"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. sparse Jacobians
+# ---------------------------------------------------------------------------------------------
+
+def test_07_pattern_and_colors():
+    r = run("07_sparse")
+    assert r["pattern_exact"] and r["colors"] == r["lower_bound"] == 5
+    assert r["nnz"] == 5 * 24 * 24 - 4 * 24
+
+
+def test_07_newton_converges_quadratically():
+    norms = run("07_sparse")["newton_norms"]
+    assert norms[-1] < 1e-9
+    for r0, r1 in zip(norms, norms[1:]):
+        if r1 > 1e-10:  # above the rounding floor, each step squares the residual (scaled)
+            assert r1 <= 10 * r0 ** 2
+    assert run("07_sparse")["jac_err"] < 1e-12
+
+
+def test_07_sparse_exact_fd_not_and_dense_grows():
+    r = run("07_sparse")
+    assert all(e < 1e-12 for e in r["sparse_errors"])
+    assert all(1e-14 < e < 1e-6 for e in r["fd_errors"])
+    assert r["largest_dense_over_sparse"] > 2
+
+
+def test_07_least_squares_with_the_sparse_jacobian():
+    r = run("07_sparse")
+    assert r["lsq_success"] and r["lsq_jac_err"] < 1e-12
