@@ -68,6 +68,13 @@ def leaf_dtype(g, dtype):
     return g.astype(dtype)
 
 
+def real_part_for(g, dtype):
+    """The traced gradient ``g`` (nested modes), its real part if its leaf's ``dtype`` is real."""
+    if g.dtype.kind == "c" and _dtype(dtype).kind != "c":
+        return np.real(g)
+    return g
+
+
 class Tensor(ArrayProtocol):
     """An array that records the ops applied to it, for reverse-mode differentiation.
 
@@ -463,6 +470,8 @@ class Tensor(ArrayProtocol):
             dtype = self._value.dtype
             if g.dtype != dtype and _is_float(dtype):
                 g = leaf_dtype(g, dtype)
+        elif isinstance(g, Tracer):
+            g = real_part_for(g, self._value.dtype)
         prev = self.grad
         self.grad = g if prev is None else prev + g
 

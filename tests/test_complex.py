@@ -1,0 +1,313 @@
+"""Complex numbers (issue 13, item 1): JAX's convention in both modes.
+
+JVPs are complex-linear; a VJP is the plain transpose for the pairing Re(sum(u * v)), so grad of
+a real f of complex z is ∂f/∂x - i ∂f/∂y. Every entry the op table declares verified for complex
+inputs (``complex_rules.VERIFIED_PRIMITIVES``) has a case below and is checked for: the adjoint
+identity with complex u, v (hypothesis draws the points), its JVP against central differences
+along a complex direction, and the reverse gradient of a real loss against forward JVPs. The
+closed forms, the holomorphic transforms and the refusals of unchecked entries follow.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.special as sp
+from hypothesis import given, settings, strategies as st
+
+import dualad as ad
+import reverse as rv
+from dualad import DualArray
+from dualad.ops import all_primitives
+from dualad.ops.complex_rules import VERIFIED_PRIMITIVES, _Guarded
+from dualad.ops.shape import index_add
+from ophelpers import check_adjoint
+
+SEEDS = st.integers(0, 2 ** 20)
+
+
+def crand(rng, shape, re=(-1.0, 1.0), im=(-1.0, 1.0)):
+    return rng.uniform(*re, size=shape) + 1j * rng.uniform(*im, size=shape)
+
+
+# domains (real part range, imaginary part range): away from poles and branch cuts
+ANY = ((-1.0, 1.0), (-1.0, 1.0))
+RIGHT = ((0.3, 1.5), (-1.0, 1.0))     # Re z > 0: log, sqrt, power's base
+SMALL = ((-0.5, 0.5), (-0.5, 0.5))    # inside the unit disc: arcsin, arctanh...
+LEFT = ((-2.0, -1.2), (0.2, 1.0))     # Re z < 0 off the real axis: arccosh's other half-plane
+
+#: name -> (function, shapes, domains); the functions bind the named primitive
+CASES = {
+    "numpy.add": (lambda x, y: x + y, [(2, 3), (3,)], [ANY, ANY]),
+    "numpy.subtract": (lambda x, y: x - y, [(3,), (3,)], [ANY, ANY]),
+    "numpy.multiply": (lambda x, y: x * y, [(2, 3), (2, 3)], [ANY, ANY]),
+    "numpy.divide": (lambda x, y: x / y, [(3,), (3,)], [ANY, RIGHT]),
+    "numpy.power": (lambda x, y: x ** y, [(3,), (3,)], [RIGHT, ANY]),
+    "numpy.float_power": (np.float_power, [(3,), (3,)], [RIGHT, ANY]),
+    "numpy.negative": (np.negative, [(3,)], [ANY]),
+    "numpy.positive": (np.positive, [(3,)], [ANY]),
+    "numpy.square": (np.square, [(3,)], [ANY]),
+    "numpy.sqrt": (np.sqrt, [(3,)], [RIGHT]),
+    "numpy.reciprocal": (np.reciprocal, [(3,)], [RIGHT]),
+    "numpy.exp": (np.exp, [(3,)], [ANY]),
+    "numpy.exp2": (np.exp2, [(3,)], [ANY]),
+    "numpy.expm1": (np.expm1, [(3,)], [ANY]),
+    "numpy.log": (np.log, [(3,)], [RIGHT]),
+    "numpy.log2": (np.log2, [(3,)], [RIGHT]),
+    "numpy.log10": (np.log10, [(3,)], [RIGHT]),
+    "numpy.log1p": (np.log1p, [(3,)], [RIGHT]),
+    "numpy.sin": (np.sin, [(3,)], [ANY]),
+    "numpy.cos": (np.cos, [(3,)], [ANY]),
+    "numpy.tan": (np.tan, [(3,)], [SMALL]),
+    "numpy.arcsin": (np.arcsin, [(3,)], [SMALL]),
+    "numpy.arccos": (np.arccos, [(3,)], [SMALL]),
+    "numpy.arctan": (np.arctan, [(3,)], [SMALL]),
+    "numpy.sinh": (np.sinh, [(3,)], [ANY]),
+    "numpy.cosh": (np.cosh, [(3,)], [ANY]),
+    "numpy.tanh": (np.tanh, [(3,)], [SMALL]),
+    "numpy.arcsinh": (np.arcsinh, [(3,)], [SMALL]),
+    "numpy.arccosh": (np.arccosh, [(4,)], [LEFT]),
+    "numpy.arctanh": (np.arctanh, [(3,)], [SMALL]),
+    "numpy.where": (lambda x, y: np.where(np.array([True, False, True]), x, y), [(3,), (3,)],
+                    [ANY, ANY]),
+    "numpy.reshape": (lambda x: np.reshape(x, (3, 2)), [(2, 3)], [ANY]),
+    "numpy.transpose": (lambda x: x.T, [(2, 3)], [ANY]),
+    "numpy.broadcast_to": (lambda x: np.broadcast_to(x, (2, 3)), [(3,)], [ANY]),
+    "numpy.concatenate": (lambda x, y: np.concatenate([x, y]), [(2,), (3,)], [ANY, ANY]),
+    "numpy.ndarray.__getitem__": (lambda x: x[1:, ::2], [(3, 4)], [ANY]),
+    # (real to complex: the transpose takes the real part)
+    "numpy.ndarray.astype": (lambda x: np.real(x).astype(np.complex128) * x, [(3,)], [ANY]),
+    "numpy.pad": (lambda x: np.pad(x, 1), [(3,)], [ANY]),
+    "numpy.sum": (lambda x: np.sum(x, axis=0), [(2, 3)], [ANY]),
+    "numpy.cumsum": (lambda x: np.cumsum(x), [(4,)], [ANY]),
+    "numpy.matmul": (lambda a, b: a @ b, [(2, 3), (3, 2)], [ANY, ANY]),
+    "numpy.einsum": (lambda a, b: np.einsum("ij,jk->ik", a, b), [(2, 3), (3, 2)], [ANY, ANY]),
+    "numpy.conjugate": (np.conjugate, [(3,)], [ANY]),
+    "numpy.real": (np.real, [(3,)], [ANY]),
+    "numpy.imag": (np.imag, [(3,)], [ANY]),
+    "numpy.angle": (np.angle, [(3,)], [RIGHT]),
+    "numpy.absolute": (np.abs, [(3,)], [ANY]),
+    "dualad.index_add": (lambda g: index_add(g, (np.array([0, 2, 0]),), (4,)), [(3,)], [ANY]),
+    "scipy.special.erf": (sp.erf, [(3,)], [SMALL]),
+    "scipy.special.erfc": (sp.erfc, [(3,)], [SMALL]),
+    "scipy.special.erfcx": (sp.erfcx, [(3,)], [RIGHT]),
+    "scipy.special.ndtr": (sp.ndtr, [(3,)], [SMALL]),
+    "scipy.special.log_ndtr": (sp.log_ndtr, [(3,)], [RIGHT]),
+    "scipy.special.xlogy": (sp.xlogy, [(3,), (3,)], [ANY, RIGHT]),
+    "scipy.special.xlog1py": (sp.xlog1py, [(3,), (3,)], [ANY, RIGHT]),
+}
+
+
+def _args(name, seed):
+    f, shapes, doms = CASES[name]
+    rng = np.random.default_rng(seed)
+    return f, [crand(rng, s, *d) for s, d in zip(shapes, doms)]
+
+
+def test_every_verified_entry_has_a_case():
+    assert set(CASES) == set(VERIFIED_PRIMITIVES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@settings(max_examples=5, deadline=None)
+@given(seed=SEEDS)
+def test_adjoint_identity_complex(name, seed):
+    f, args = _args(name, seed)
+    assert name in check_adjoint(f, args, seed=seed)
+
+
+def _fd(f, args, dirs, h=1e-6):
+    plus = f(*[a + h * d for a, d in zip(args, dirs)])
+    minus = f(*[a - h * d for a, d in zip(args, dirs)])
+    return (np.asarray(plus) - np.asarray(minus)) / (2 * h)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_jvp_matches_central_differences_along_complex_directions(name):
+    f, args = _args(name, 3)
+    rng = np.random.default_rng(4)
+    dirs = [crand(rng, a.shape) for a in args]
+    _, t = ad.jvp(f, tuple(args), tuple(dirs))
+    np.testing.assert_allclose(t, _fd(f, args, dirs), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_reverse_gradient_agrees_with_forward(name):
+    """For the real loss L = Re(sum(w f(args))): Re(sum(grad · v)) is L's derivative along v,
+    the JVP; also by central differences."""
+    f, args = _args(name, 5)
+    rng = np.random.default_rng(6)
+    w = crand(rng, np.shape(f(*args)))
+
+    def loss(*a):
+        return np.real(np.sum(w * f(*a)))
+    nums = tuple(range(len(args)))
+    grads = ad.grad(loss, argnums=nums)(*args)
+    dirs = [crand(rng, a.shape) for a in args]
+    _, along = ad.jvp(loss, tuple(args), tuple(dirs))
+    paired = sum(np.real(np.sum(g * v)) for g, v in zip(grads, dirs))
+    np.testing.assert_allclose(paired, along, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(paired, _fd(loss, args, dirs), rtol=1e-6, atol=1e-7)
+    for g, a in zip(grads, args):
+        assert g.dtype == a.dtype and g.shape == a.shape
+
+
+# ---------------------------------------------------------------------------------------------
+# closed forms
+# ---------------------------------------------------------------------------------------------
+
+Z = 3.0 + 4.0j
+
+
+@pytest.mark.parametrize("mode", ["reverse"])
+def test_closed_form_gradients_of_real_functions(mode):
+    grad = lambda f: ad.grad(f, mode=mode)(Z)  # noqa: E731
+    np.testing.assert_allclose(grad(lambda z: abs(z) ** 2), 6 - 8j)  # 2 conj(z)
+    np.testing.assert_allclose(grad(np.abs), np.conj(Z) / 5.0)
+    np.testing.assert_allclose(grad(np.real), 1.0)
+    np.testing.assert_allclose(grad(np.imag), -1j)
+    w = 0.5 - 2.0j
+    np.testing.assert_allclose(grad(lambda z: np.real(np.conj(z) * w)), np.conj(w))
+    # angle = atan2(y, x): ∂/∂x = -y/r², ∂/∂y = x/r², grad = ∂/∂x - i ∂/∂y
+    np.testing.assert_allclose(grad(np.angle), (-4.0 - 3.0j) / 25.0)
+    np.testing.assert_allclose(ad.grad(lambda z: np.angle(z, deg=True))(Z),
+                               (-4.0 - 3.0j) / 25.0 * 180.0 / np.pi)
+
+
+def test_closed_form_holomorphic_derivatives():
+    d = lambda f, z=Z: ad.grad(f, holomorphic=True)(z)  # noqa: E731
+    np.testing.assert_allclose(d(np.exp), np.exp(Z))
+    np.testing.assert_allclose(d(np.log), 1.0 / Z)
+    np.testing.assert_allclose(d(lambda z: z ** 3), 3.0 * Z ** 2)
+    w = 1.5 + 0.5j
+    np.testing.assert_allclose(d(lambda z: w ** z), np.log(w) * w ** Z)
+    z = np.array([1.0 + 2.0j, -0.5 + 1.0j])
+    np.testing.assert_allclose(d(lambda v: np.sum(v * v), z), 2.0 * z)
+    np.testing.assert_allclose(d(lambda z: np.arccosh(z), -2.0 + 0.5j),
+                               1.0 / np.sqrt((-2.0 + 0.5j) ** 2 - 1.0) * -1.0)
+
+
+def test_closed_form_matmul_and_sum_gradients():
+    rng = np.random.default_rng(0)
+    a, b, w = crand(rng, (2, 3)), crand(rng, (3, 4)), crand(rng, (2, 4))
+    ga, gb = ad.grad(lambda a, b: np.real(np.sum(w * (a @ b))), argnums=(0, 1))(a, b)
+    np.testing.assert_allclose(ga, w @ b.T)  # no conjugation: the plain transpose
+    np.testing.assert_allclose(gb, a.T @ w)
+    np.testing.assert_allclose(ad.grad(lambda a: np.real(np.sum(a)))(a), np.ones((2, 3)))
+
+
+def test_holomorphic_jacobians_both_modes():
+    rng = np.random.default_rng(1)
+    m, z = crand(rng, (3, 3)), crand(rng, (3,))
+
+    def f(v):
+        return np.exp(m @ v)
+    expected = np.exp(m @ z)[:, None] * m
+    np.testing.assert_allclose(ad.jacfwd(f)(z), expected, rtol=1e-12)
+    np.testing.assert_allclose(ad.jacrev(f)(z), expected, rtol=1e-12)
+    out, t = ad.jvp(f, (z,), (1j * np.ones(3),))
+    np.testing.assert_allclose(t, expected @ (1j * np.ones(3)), rtol=1e-12)
+    out, vjp_fn = ad.vjp(f, z)
+    np.testing.assert_allclose(vjp_fn(np.ones(3, complex))[0], expected.T @ np.ones(3),
+                               rtol=1e-12)
+
+
+def test_complex_step_through_forward_mode():
+    """A holomorphic f's JVP at x + ih is f'(x + ih), whose imaginary part over h is f''(x): the
+    complex step applied to forward mode agrees with nesting forward mode in reals."""
+    def f(x):
+        return np.sin(x) * np.exp(x) / (1.0 + x * x)
+    x, h = 0.7, 1e-20
+    _, t = ad.jvp(f, (x + 1j * h,), (1.0 + 0j,))
+    second = ad.jacfwd(ad.jacfwd(f))(x)
+    np.testing.assert_allclose(np.imag(t) / h, second, rtol=1e-12)
+    np.testing.assert_allclose(np.real(t), ad.grad(f)(x), rtol=1e-14)
+
+
+def test_real_leaf_with_complex_intermediates_has_real_gradient():
+    c = 2.0 + 1.0j
+    x = np.array([0.5, -1.0, 2.0])
+
+    def f(v):
+        return np.real(v[0] * 1j * c) + np.sum(np.abs(v * c) ** 2)
+    for mode in ("reverse", "forward"):
+        g = ad.grad(f, mode=mode)(x)
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(g, np.array([-1.0, 0, 0]) + 2 * abs(c) ** 2 * x)
+    t = rv.Tensor(x, requires_grad=True)
+    f(t).backward()
+    assert t.grad.dtype == np.float64
+    d = f(DualArray(x, np.array([1.0, 0, 0])))
+    assert d.tangent.dtype == np.float64
+
+
+def test_tensor_and_dualarray_take_complex_values():
+    z = rv.Tensor(np.array([1.0 + 1.0j, 2.0 - 1.0j]), requires_grad=True)
+    np.sum(np.abs(z) ** 2).backward()
+    np.testing.assert_allclose(z.grad, 2 * np.conj(z.data))
+    d = DualArray(np.array(1.0 + 2.0j), 1j)
+    np.testing.assert_allclose(np.exp(d).tangent, 1j * np.exp(1.0 + 2.0j))
+    assert d.real.primal == 1.0 and d.imag.tangent == 1.0
+    with pytest.raises(TypeError, match="real tangent"):
+        DualArray(1.0, 1j)
+
+
+def test_hessian_of_a_real_function_of_complex_intermediates():
+    c = np.array([1.0 + 2.0j, -0.5j])
+
+    def f(x):
+        return np.sum(np.abs(np.exp(x * c)) ** 2)  # = Σ exp(2 x Re c)
+    x = np.array([0.3, -0.2])
+    np.testing.assert_allclose(ad.hessian(f)(x),
+                               np.diag(4 * np.real(c) ** 2 * np.exp(2 * x * np.real(c))),
+                               rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# what grad refuses, and what is not verified
+# ---------------------------------------------------------------------------------------------
+
+def test_grad_of_complex_output_needs_holomorphic():
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        ad.grad(np.sin)(Z)
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        ad.value_and_grad(lambda x: x * 1j)(1.0)
+    with pytest.raises(TypeError, match="complex inputs"):
+        ad.grad(np.sin, holomorphic=True)(1.0)
+    with pytest.raises(TypeError, match="complex output"):
+        ad.grad(np.abs, holomorphic=True)(Z)
+    v, g = ad.value_and_grad(np.sin, holomorphic=True)(Z)
+    np.testing.assert_allclose((v, g), (np.sin(Z), np.cos(Z)))
+    with pytest.raises(NotImplementedError, match="mode='reverse'"):
+        ad.grad(np.abs, mode="forward")(Z)
+
+
+def test_every_unverified_entry_is_guarded():
+    for p in all_primitives():
+        if p.name in VERIFIED_PRIMITIVES or p.nondiff:
+            continue
+        for rule in (p.jvp, p.vjp, p.vjp_plain):
+            assert rule is None or isinstance(rule, _Guarded), p.name
+        for d in p.derivs or ():
+            assert not callable(d) or isinstance(d, _Guarded), p.name
+
+
+Zm = np.array([[2.0 + 0.5j, 0.1j], [-0.1j, 1.0 + 0j]])
+
+
+@pytest.mark.parametrize("f, name", [
+    (np.linalg.eigh, "numpy.linalg.eigh"), (np.linalg.inv, "numpy.linalg.inv"),
+    (np.var, "numpy.var"), (np.max, "numpy.max"), (np.prod, "numpy.prod"),
+    (lambda z: np.maximum(z, 0.5), "numpy.maximum"), (np.sign, "numpy.sign"),
+    (lambda z: np.linalg.norm(z), "numpy.linalg.norm"),
+])
+def test_unverified_entries_raise_on_complex_inputs(f, name):
+    with pytest.raises(NotImplementedError, match=f"{name}: complex inputs"):
+        f(DualArray(Zm, np.ones_like(Zm)))
+    with pytest.raises(NotImplementedError, match=f"{name}: complex inputs"):
+        # (ufuncs without a front record as usual: the rule raises when the sweep reaches it)
+        np.sum(np.real(f(rv.Tensor(Zm, requires_grad=True)))).backward()
+
+
+def test_unverified_entry_raises_on_complex_constant_mixed_with_real_tracer():
+    with pytest.raises(NotImplementedError, match="numpy.maximum: complex"):
+        ad.grad(lambda x: np.real(np.sum(np.maximum(x, Zm))))(np.ones((2, 2)))
