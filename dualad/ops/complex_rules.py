@@ -155,7 +155,7 @@ VERIFIED_PRIMITIVES = frozenset(
         "cosh tanh arcsinh arccosh arctanh where reshape transpose broadcast_to concatenate "
         "ndarray.__getitem__ ndarray.astype pad sum cumsum matmul einsum conjugate real "
         "imag angle absolute").split()]
-    + ["dualad.index_add"]
+    + ["dualad.index_add", "numpy.fft.fftn", "numpy.fft.rfft", "numpy.fft.irfft"]
     + [f"scipy.special.{n}" for n in "erf erfc erfcx ndtr log_ndtr xlogy xlog1py".split()])
 
 #: NumPy functions whose fronts are right for complex inputs: movement, linear and bilinear
@@ -170,7 +170,9 @@ VERIFIED_FUNCTIONS = frozenset(f"numpy.{n}" for n in (
     "any array_equal array_equiv isclose allclose argmax argmin argsort round around sum mean "
     "cumsum trace linalg.trace diff dot tensordot linalg.tensordot einsum inner outer "
     "linalg.outer kron linalg.matmul linalg.multi_dot linalg.matrix_power vdot real imag "
-    "angle").split())
+    "angle").split()) | frozenset(f"numpy.fft.{n}" for n in (
+        "fft ifft fft2 ifft2 fftn ifftn rfft irfft rfft2 irfft2 rfftn irfftn hfft ihfft fftshift "
+        "ifftshift").split())
 
 
 def unsupported(name):
