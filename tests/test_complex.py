@@ -104,7 +104,8 @@ def _args(name, seed):
 
 
 def test_every_verified_entry_has_a_case():
-    assert set(CASES) == set(VERIFIED_PRIMITIVES)
+    fft = {"numpy.fft.fftn", "numpy.fft.rfft", "numpy.fft.irfft"}  # tests/test_fft.py
+    assert set(CASES) | fft == set(VERIFIED_PRIMITIVES)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
