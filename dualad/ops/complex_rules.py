@@ -169,8 +169,8 @@ VERIFIED_FUNCTIONS = frozenset(f"numpy.{n}" for n in (
     "zeros_like ones_like empty_like full_like nonzero flatnonzero argwhere count_nonzero all "
     "any array_equal array_equiv isclose allclose argmax argmin argsort round around sum mean "
     "cumsum trace linalg.trace diff dot tensordot linalg.tensordot einsum inner outer "
-    "linalg.outer kron linalg.matmul linalg.multi_dot linalg.matrix_power vdot real imag "
-    "angle").split()) | frozenset(f"numpy.fft.{n}" for n in (
+    "linalg.outer kron linalg.matmul linalg.multi_dot linalg.matrix_power vdot cross linalg.cross "
+    "real imag angle").split()) | frozenset(f"numpy.fft.{n}" for n in (
         "fft ifft fft2 ifft2 fftn ifftn rfft irfft rfft2 irfft2 rfftn irfftn hfft ihfft fftshift "
         "ifftshift").split())
 
