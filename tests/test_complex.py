@@ -159,7 +159,7 @@ def test_reverse_gradient_agrees_with_forward(name):
 Z = 3.0 + 4.0j
 
 
-@pytest.mark.parametrize("mode", ["reverse"])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
 def test_closed_form_gradients_of_real_functions(mode):
     grad = lambda f: ad.grad(f, mode=mode)(Z)  # noqa: E731
     np.testing.assert_allclose(grad(lambda z: abs(z) ** 2), 6 - 8j)  # 2 conj(z)
@@ -170,7 +170,7 @@ def test_closed_form_gradients_of_real_functions(mode):
     np.testing.assert_allclose(grad(lambda z: np.real(np.conj(z) * w)), np.conj(w))
     # angle = atan2(y, x): ∂/∂x = -y/r², ∂/∂y = x/r², grad = ∂/∂x - i ∂/∂y
     np.testing.assert_allclose(grad(np.angle), (-4.0 - 3.0j) / 25.0)
-    np.testing.assert_allclose(ad.grad(lambda z: np.angle(z, deg=True))(Z),
+    np.testing.assert_allclose(ad.grad(lambda z: np.angle(z, deg=True), mode=mode)(Z),
                                (-4.0 - 3.0j) / 25.0 * 180.0 / np.pi)
 
 
@@ -278,8 +278,23 @@ def test_grad_of_complex_output_needs_holomorphic():
         ad.grad(np.abs, holomorphic=True)(Z)
     v, g = ad.value_and_grad(np.sin, holomorphic=True)(Z)
     np.testing.assert_allclose((v, g), (np.sin(Z), np.cos(Z)))
-    with pytest.raises(NotImplementedError, match="mode='reverse'"):
-        ad.grad(np.abs, mode="forward")(Z)
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        ad.grad(np.sin, mode="forward")(Z)
+
+
+def test_forward_and_reverse_gradients_agree_on_mixed_arguments():
+    rng = np.random.default_rng(10)
+    z, x = crand(rng, (3,)), rng.normal(size=(2,))
+    tree = {"z": z, "x": x}
+
+    def f(t, c):
+        return np.sum(np.abs(t["z"] * c) ** 2) + np.real(np.sum(t["z"][:2] * t["x"])) * c
+    g_rev = ad.grad(f)(tree, 1.5)
+    g_fwd = ad.grad(f, mode="forward")(tree, 1.5)
+    for k in tree:
+        np.testing.assert_allclose(g_fwd[k], g_rev[k], rtol=1e-12)
+        assert g_fwd[k].dtype == tree[k].dtype
+    np.testing.assert_allclose(g_rev["x"], 1.5 * np.real(z[:2]))
 
 
 def test_every_unverified_entry_is_guarded():
