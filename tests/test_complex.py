@@ -343,7 +343,8 @@ FRONTS = {
     "tile": lambda a: np.tile(a, 2), "repeat": lambda a: np.repeat(a, 2, axis=1),
     "diag": lambda a: np.diag(a), "tril": np.tril, "diff": lambda a: np.diff(a, axis=1),
     "cross": lambda a: np.cross(a[0], a[1]), "stack": lambda a: np.stack([a, 2 * a]),
-    "take": lambda a: np.take(a, [2, 0]), "flip": np.flip, "moveaxis": lambda a: np.moveaxis(a, 0, 1),
+    "take": lambda a: np.take(a, [2, 0]), "flip": np.flip,
+    "moveaxis": lambda a: np.moveaxis(a, 0, 1),
     "einsum": lambda a: np.einsum("ij,jk->ik", a, a), "conj-method": lambda a: a.conj() * a.real,
 }
 

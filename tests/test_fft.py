@@ -33,27 +33,30 @@ def rrand(rng, shape):
 ONE_D = []
 for _n in (7, 8):
     for _kw in ({}, {"n": 5}, {"n": 11}, {"n": 10}):
-        ONE_D += [("fft", np.fft.fft, _kw, (3, _n), True), ("ifft", np.fft.ifft, _kw, (3, _n), True),
+        _m = _n // 2 + 1
+        ONE_D += [("fft", np.fft.fft, _kw, (3, _n), True),
+                  ("ifft", np.fft.ifft, _kw, (3, _n), True),
                   ("rfft", np.fft.rfft, _kw, (3, _n), False),
-                  ("irfft", np.fft.irfft, _kw, (3, _n // 2 + 1), True),
-                  ("hfft", np.fft.hfft, _kw, (3, _n // 2 + 1), True),
+                  ("irfft", np.fft.irfft, _kw, (3, _m), True),
+                  ("hfft", np.fft.hfft, _kw, (3, _m), True),
                   ("ihfft", np.fft.ihfft, _kw, (3, _n), False)]
 ONE_D += [("fft-axis0", np.fft.fft, {"axis": 0}, (5, 2), True),
           ("rfft-axis0", np.fft.rfft, {"axis": 0}, (6, 2), False),
           ("irfft-axis0", np.fft.irfft, {"axis": 0, "n": 7}, (4, 2), True)]
 
 N_D = [
-    ("fft2", np.fft.fft2, {}, (2, 5, 4), True), ("ifft2", np.fft.ifft2, {"s": (3, 6)}, (5, 4), True),
-    ("fftn", np.fft.fftn, {}, (3, 4, 5), True), ("fftn-axes", np.fft.fftn, {"axes": (0, 2)},
-                                                   (3, 4, 5), True),
+    ("fft2", np.fft.fft2, {}, (2, 5, 4), True),
+    ("ifft2", np.fft.ifft2, {"s": (3, 6)}, (5, 4), True),
+    ("fftn", np.fft.fftn, {}, (3, 4, 5), True),
+    ("fftn-axes", np.fft.fftn, {"axes": (0, 2)}, (3, 4, 5), True),
     ("ifftn", np.fft.ifftn, {"s": (4, 3), "axes": (1, 0)}, (3, 5), True),
-    ("rfft2", np.fft.rfft2, {}, (2, 5, 6), False), ("rfftn", np.fft.rfftn, {"s": (4, 7), "axes": (0, 1)},
-                                                     (3, 5), False),
-    ("irfft2", np.fft.irfft2, {}, (2, 5, 4), True), ("irfftn", np.fft.irfftn, {"s": (4, 7), "axes": (0, 1)},
-                                                      (3, 5), True),
+    ("rfft2", np.fft.rfft2, {}, (2, 5, 6), False),
+    ("rfftn", np.fft.rfftn, {"s": (4, 7), "axes": (0, 1)}, (3, 5), False),
+    ("irfft2", np.fft.irfft2, {}, (2, 5, 4), True),
+    ("irfftn", np.fft.irfftn, {"s": (4, 7), "axes": (0, 1)}, (3, 5), True),
     ("irfftn-3d", np.fft.irfftn, {}, (3, 2, 4), True),
-    ("fftshift", np.fft.fftshift, {}, (3, 4), True), ("ifftshift", np.fft.ifftshift,
-                                                      {"axes": 1}, (3, 5), True),
+    ("fftshift", np.fft.fftshift, {}, (3, 4), True),
+    ("ifftshift", np.fft.ifftshift, {"axes": 1}, (3, 5), True),
 ]
 CASES = ONE_D + N_D
 SHIFTS = ("fftshift", "ifftshift")
@@ -137,7 +140,8 @@ def test_check_grads_second_order_both_modes(name):
 
     def loss(x):
         y = f(x * x + 0j) if name in ("irfft", "irfftn", "hfft") else f(x * x)
-        return np.sum(np.abs(y) ** 2 * np.arange(y.shape[-1])) + np.real(np.sum(y[..., :1] * w[0, 0]))
+        return np.sum(np.abs(y) ** 2 * np.arange(y.shape[-1])) + \
+            np.real(np.sum(y[..., :1] * w[0, 0]))
     ad.check_grads(loss, (x,), order=2, modes=("forward", "reverse"))
 
 
