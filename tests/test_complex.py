@@ -81,6 +81,12 @@ CASES = {
     "numpy.cumsum": (lambda x: np.cumsum(x), [(4,)], [ANY]),
     "numpy.matmul": (lambda a, b: a @ b, [(2, 3), (3, 2)], [ANY, ANY]),
     "numpy.einsum": (lambda a, b: np.einsum("ij,jk->ik", a, b), [(2, 3), (3, 2)], [ANY, ANY]),
+    "numpy.prod": (lambda x: np.prod(x, axis=1), [(2, 3)], [ANY]),
+    "numpy.cumprod": (np.cumprod, [(4,)], [ANY]),
+    "numpy.linalg.inv": (lambda a: np.linalg.inv(a + 3 * np.eye(3)), [(3, 3)], [ANY]),
+    "numpy.linalg.solve": (lambda a, b: np.linalg.solve(a + 3 * np.eye(3), b),
+                           [(3, 3), (3, 2)], [ANY, ANY]),
+    "numpy.linalg.det": (np.linalg.det, [(3, 3)], [ANY]),
     "numpy.conjugate": (np.conjugate, [(3,)], [ANY]),
     "numpy.real": (np.real, [(3,)], [ANY]),
     "numpy.imag": (np.imag, [(3,)], [ANY]),
@@ -311,8 +317,8 @@ Zm = np.array([[2.0 + 0.5j, 0.1j], [-0.1j, 1.0 + 0j]])
 
 
 @pytest.mark.parametrize("f, name", [
-    (np.linalg.eigh, "numpy.linalg.eigh"), (np.linalg.inv, "numpy.linalg.inv"),
-    (np.var, "numpy.var"), (np.max, "numpy.max"), (np.prod, "numpy.prod"),
+    (np.linalg.eigh, "numpy.linalg.eigh"), (np.linalg.pinv, "numpy.linalg.pinv"),
+    (np.var, "numpy.var"), (np.max, "numpy.max"), (np.linalg.slogdet, "numpy.linalg.slogdet"),
     (lambda z: np.maximum(z, 0.5), "numpy.maximum"), (np.sign, "numpy.sign"),
     (lambda z: np.linalg.norm(z), "numpy.linalg.norm"),
 ])

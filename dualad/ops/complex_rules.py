@@ -154,7 +154,7 @@ VERIFIED_PRIMITIVES = frozenset(
         "reciprocal exp exp2 expm1 log log2 log10 log1p sin cos tan arcsin arccos arctan sinh "
         "cosh tanh arcsinh arccosh arctanh where reshape transpose broadcast_to concatenate "
         "ndarray.__getitem__ ndarray.astype pad sum cumsum matmul einsum conjugate real "
-        "imag angle absolute").split()]
+        "imag angle absolute prod cumprod linalg.inv linalg.solve linalg.det").split()]
     + ["dualad.index_add", "numpy.fft.fftn", "numpy.fft.rfft", "numpy.fft.irfft"]
     + [f"scipy.special.{n}" for n in "erf erfc erfcx ndtr log_ndtr xlogy xlog1py".split()])
 
@@ -170,7 +170,7 @@ VERIFIED_FUNCTIONS = frozenset(f"numpy.{n}" for n in (
     "any array_equal array_equiv isclose allclose argmax argmin argsort round around sum mean "
     "cumsum trace linalg.trace diff dot tensordot linalg.tensordot einsum inner outer "
     "linalg.outer kron linalg.matmul linalg.multi_dot linalg.matrix_power vdot cross linalg.cross "
-    "real imag angle").split()) | frozenset(f"numpy.fft.{n}" for n in (
+    "real imag angle prod cumprod linalg.inv linalg.solve linalg.det").split()) | frozenset(f"numpy.fft.{n}" for n in (
         "fft ifft fft2 ifft2 fftn ifftn rfft irfft rfft2 irfft2 rfftn irfftn hfft ihfft fftshift "
         "ifftshift").split())
 
