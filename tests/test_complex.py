@@ -321,6 +321,7 @@ Zm = np.array([[2.0 + 0.5j, 0.1j], [-0.1j, 1.0 + 0j]])
     (np.var, "numpy.var"), (np.max, "numpy.max"), (np.linalg.slogdet, "numpy.linalg.slogdet"),
     (lambda z: np.maximum(z, 0.5), "numpy.maximum"), (np.sign, "numpy.sign"),
     (lambda z: np.linalg.norm(z), "numpy.linalg.norm"),
+    (ad.logsumexp, "scipy.special.logsumexp"),
 ])
 def test_unverified_entries_raise_on_complex_inputs(f, name):
     with pytest.raises(NotImplementedError, match=f"{name}: complex inputs"):

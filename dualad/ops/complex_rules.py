@@ -223,6 +223,14 @@ def _guard_front(front, name):
     return guarded
 
 
+def _public_name(f):
+    """``scipy.special.logsumexp`` rather than its private home ``scipy.special._logsumexp``."""
+    name = qualname(f)
+    head, _, tail = name.rpartition(".")
+    parts = [p for p in head.split(".") if not p.startswith("_")]
+    return ".".join(parts + [tail])
+
+
 def guard(primitives):
     """Wrap the rules of every primitive in ``primitives`` and the front of every registered
     NumPy function that is not verified for complex inputs (idempotent)."""
@@ -241,7 +249,7 @@ def guard(primitives):
             p.derivs = tuple(_Guarded(d, p.name, 0) if callable(d) and not isinstance(d, _Guarded)
                              else d for d in p.derivs)
     for f, front in list(FUNCTION_RULES.items()):
-        name = qualname(f)
+        name = _public_name(f)
         if name in VERIFIED_FUNCTIONS or getattr(front, "_complex_guard", False):
             continue
         FUNCTION_RULES[f] = _guard_front(front, name)
