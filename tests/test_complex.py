@@ -20,7 +20,7 @@ from dualad import DualArray
 from dualad.ops import all_primitives
 from dualad.ops.complex_rules import VERIFIED_PRIMITIVES, _Guarded
 from dualad.ops.shape import index_add
-from ophelpers import check_adjoint
+from ophelpers import check_adjoint, check_forward
 
 SEEDS = st.integers(0, 2 ** 20)
 
@@ -400,3 +400,46 @@ def test_real_only_entries_under_complex_cotangents(name):
     assert g.dtype == np.float64
     np.testing.assert_allclose(g, ad.grad(loss, mode="forward")(x), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(g, ad.numeric.gradient(loss, x), rtol=1e-6, atol=1e-8)
+
+
+SECOND_ORDER = {
+    "abs": lambda z: np.sum(np.abs(z) ** 3),
+    "angle": lambda z: np.sum(np.angle(z) ** 2),
+    "real-imag": lambda z: np.sum(np.real(z) ** 2 * np.imag(z)),
+    "conj": lambda z: np.real(np.sum(np.conj(z) * z * z)),
+    "exp-log": lambda z: np.real(np.sum(np.exp(z) * np.log(z))),
+    "fft": lambda z: np.sum(np.abs(np.fft.fft(z * z)) ** 2),
+    "irfft": lambda z: np.sum(np.fft.irfft(z * z, n=5) ** 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_derivatives_through_complex_rules(name):
+    """The rules are differentiable again: the JVP of the gradient (forward over reverse, and
+    reverse over reverse through vjp) along v equals central differences of the gradient."""
+    f = SECOND_ORDER[name]
+    rng = np.random.default_rng(12)
+    z = crand(rng, (3,), *RIGHT)
+    v = crand(rng, (3,))
+    g = ad.grad(f)
+    _, hv = ad.jvp(g, (z,), (v,))
+    np.testing.assert_allclose(hv, _fd(g, [z], [v]), rtol=1e-6, atol=1e-6)
+    _, vjp_fn = ad.vjp(lambda w: np.real(np.sum(g(w) * v)), z)
+    # reverse over reverse: the transpose of the (symmetric, as a real map) Hessian along v
+    h_rev = vjp_fn(np.ones(()))[0]
+    loss = lambda w: np.real(np.sum(g(w) * v))  # noqa: E731
+    u = crand(rng, (3,))
+    np.testing.assert_allclose(np.real(np.sum(h_rev * u)), _fd(loss, [z], [u]), rtol=1e-6,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["abs", "conj", "real", "imag", "angle"])
+def test_complex_entries_on_real_inputs(name):
+    """abs and conj left the real elementwise tables: their real branches are checked here."""
+    f = {"abs": np.abs, "conj": np.conj, "real": np.real,
+         "imag": lambda x: np.imag(x) + x, "angle": lambda x: np.angle(x) + x}[name]
+    x = np.array([0.7, -1.2, 0.4, -0.3])
+    check_forward(f, [x])
+    if name in ("abs", "conj"):
+        assert check_adjoint(f, [x])
+    ad.check_grads(lambda v: np.sum(f(v) ** 3), (x,), order=2, modes=("forward", "reverse"))
