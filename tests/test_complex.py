@@ -318,7 +318,7 @@ Zm = np.array([[2.0 + 0.5j, 0.1j], [-0.1j, 1.0 + 0j]])
 
 @pytest.mark.parametrize("f, name", [
     (np.linalg.eigh, "numpy.linalg.eigh"), (np.linalg.pinv, "numpy.linalg.pinv"),
-    (np.var, "numpy.var"), (np.max, "numpy.max"), (np.linalg.slogdet, "numpy.linalg.slogdet"),
+    (np.ptp, "numpy.ptp"), (np.max, "numpy.max"), (np.linalg.slogdet, "numpy.linalg.slogdet"),
     (lambda z: np.maximum(z, 0.5), "numpy.maximum"), (np.sign, "numpy.sign"),
     (lambda z: np.linalg.norm(z), "numpy.linalg.norm"),
     (ad.logsumexp, "scipy.special.logsumexp"),
@@ -353,6 +353,8 @@ FRONTS = {
     "take": lambda a: np.take(a, [2, 0]), "flip": np.flip,
     "moveaxis": lambda a: np.moveaxis(a, 0, 1),
     "einsum": lambda a: np.einsum("ij,jk->ik", a, a), "conj-method": lambda a: a.conj() * a.real,
+    "var": lambda a: np.var(a, axis=0), "std": lambda a: np.std(a, ddof=1),
+    "average": lambda a: np.average(a, axis=1, weights=np.array([1.0, 2.0 - 1j, 0.5j])),
 }
 
 
