@@ -320,7 +320,7 @@ Zm = np.array([[2.0 + 0.5j, 0.1j], [-0.1j, 1.0 + 0j]])
     (np.linalg.eigh, "numpy.linalg.eigh"), (np.linalg.pinv, "numpy.linalg.pinv"),
     (np.ptp, "numpy.ptp"), (np.max, "numpy.max"), (np.linalg.slogdet, "numpy.linalg.slogdet"),
     (lambda z: np.maximum(z, 0.5), "numpy.maximum"), (np.sign, "numpy.sign"),
-    (lambda z: np.linalg.norm(z), "numpy.linalg.norm"),
+    (lambda z: np.linalg.norm(z, "nuc"), "numpy.linalg.svdvals"),
     (ad.logsumexp, "scipy.special.logsumexp"),
 ])
 def test_unverified_entries_raise_on_complex_inputs(f, name):
@@ -354,6 +354,12 @@ FRONTS = {
     "moveaxis": lambda a: np.moveaxis(a, 0, 1),
     "einsum": lambda a: np.einsum("ij,jk->ik", a, a), "conj-method": lambda a: a.conj() * a.real,
     "var": lambda a: np.var(a, axis=0), "std": lambda a: np.std(a, ddof=1),
+    "norm": np.linalg.norm, "norm-1": lambda a: np.linalg.norm(a, 1, axis=0),
+    "norm-3": lambda a: np.linalg.norm(a, 3, axis=1),
+    "norm-inf": lambda a: np.linalg.norm(a, np.inf),
+    "vector_norm": lambda a: np.linalg.vector_norm(a, axis=0),
+    "matrix_norm": lambda a: np.linalg.matrix_norm(a, ord=1),
+    "norm-0": lambda a: np.linalg.norm(a[0], 0) + np.abs(a[0, 0]),
     "average": lambda a: np.average(a, axis=1, weights=np.array([1.0, 2.0 - 1j, 0.5j])),
 }
 

@@ -170,7 +170,10 @@ VERIFIED_FUNCTIONS = frozenset(f"numpy.{n}" for n in (
     "any array_equal array_equiv isclose allclose argmax argmin argsort round around sum mean "
     "cumsum trace linalg.trace diff dot tensordot linalg.tensordot einsum inner outer "
     "linalg.outer kron linalg.matmul linalg.multi_dot linalg.matrix_power vdot cross linalg.cross "
-    "real imag angle prod cumprod linalg.inv linalg.solve linalg.det var std average").split()) | frozenset(f"numpy.fft.{n}" for n in (
+    "real imag angle prod cumprod linalg.inv linalg.solve linalg.det var std average "
+    # (the norms compose abs and |x|²; those from singular values raise in svdvals)
+    "linalg.norm linalg.vector_norm linalg.matrix_norm").split()) | frozenset(
+    f"numpy.fft.{n}" for n in (
         "fft ifft fft2 ifft2 fftn ifftn rfft irfft rfft2 irfft2 rfftn irfftn hfft ihfft fftshift "
         "ifftshift").split())
 
