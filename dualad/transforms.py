@@ -568,6 +568,15 @@ def _jacrev_task(f, args, argnums, has_aux, outs, a, b):
     return _reverse_block(res[1], outs, spec.dtype(), a, b)
 
 
+def _check_complex_rows(o_leaves, spec):
+    # a real cotangent row gives the real part of a complex output's derivative only
+    if any(o.dtype.kind == "c" for o in o_leaves) and \
+            any(x.dtype.kind != "c" for x in spec.leaves):
+        raise TypeError("jacrev: f has a complex output and real inputs; reverse mode gives the "
+                        "real part of that Jacobian only. Use jacfwd (the complex Jacobian), or "
+                        "differentiate np.real(f) and np.imag(f)")
+
+
 def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=False):
     """Jacobian of ``f`` by reverse mode: one tape, identity cotangents swept as lanes.
 
@@ -595,6 +604,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
         o_leaves, o_def = tree_flatten(out)
         o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]
         outs = _Outputs(o_leaves, o_def)
+        _check_complex_rows(o_leaves, spec)
         m = outs.m
         chunks = _chunks(m, 2 * np.dtype(dtype).itemsize * m, chunk, "jacrev", executor) \
             if m else []

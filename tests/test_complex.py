@@ -218,6 +218,17 @@ def test_holomorphic_jacobians_both_modes():
                                rtol=1e-12)
 
 
+def test_jacobians_of_a_complex_output_of_real_inputs():
+    c = np.array([1.0 + 2.0j, -1.0j])
+
+    def f(x):
+        return np.exp(x * c)
+    x = np.array([0.3, -0.4])
+    np.testing.assert_allclose(ad.jacfwd(f)(x), np.diag(c * np.exp(x * c)), rtol=1e-14)
+    with pytest.raises(TypeError, match="jacrev: f has a complex output and real inputs"):
+        ad.jacrev(f)(x)
+
+
 def test_complex_step_through_forward_mode():
     """A holomorphic f's JVP at x + ih is f'(x + ih), whose imaginary part over h is f''(x): the
     complex step applied to forward mode agrees with nesting forward mode in reals."""
