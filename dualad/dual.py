@@ -42,7 +42,8 @@ class DualArray(ArrayProtocol):
     Parameters
     ----------
     primal : array_like
-        The value. Python floats become 0-d float64 arrays. Must have a floating dtype.
+        The value. Python floats become 0-d float64 arrays. Must have a floating or complex
+        dtype (complex tangents are complex-linear, as in JAX).
     tangent : array_like
         ``tangent.shape == primal.shape`` for one direction; with ``lanes=True``,
         ``tangent.shape == (K, *primal.shape)`` for K directions at once. Cast to the primal's
@@ -76,10 +77,13 @@ class DualArray(ArrayProtocol):
             raise ValueError(f"DualArray: tangent shape {tshape} does not match primal shape "
                              f"{pshape} (pass lanes=True for a leading axis of K directions)")
         dtype = primal.dtype
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"DualArray: the primal must have a floating dtype to carry a "
-                            f"derivative, got {dtype}; integer values are constants")
+        if dtype.kind not in "fc":
+            raise TypeError(f"DualArray: the primal must have a floating or complex dtype to "
+                            f"carry a derivative, got {dtype}; integer values are constants")
         if not isinstance(tangent, Tracer) and tangent.dtype != dtype:
+            if tangent.dtype.kind == "c" and dtype.kind != "c":
+                raise TypeError(f"DualArray: a real primal ({dtype}) needs a real tangent; got "
+                                f"dtype {tangent.dtype}")
             tangent = tangent.astype(dtype)
         inner = [v._level for v in (primal, tangent) if isinstance(v, Tracer)]
         self._primal = primal
@@ -220,7 +224,7 @@ def _wrap(ans, t, level, lanes, k):
         td, ad = t.dtype, ans.dtype
         # keep the tangent in the primal's precision (float32 stays float32)
         if td is not ad and td != ad and ad.kind == "f" and not isinstance(t, Tracer):
-            t = t.astype(ad)
+            t = (np.real(t) if td.kind == "c" else t).astype(ad)
     d = object.__new__(DualArray)
     d._primal = ans
     d._tangent = t

@@ -23,6 +23,7 @@ from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
 _ndarray = np.ndarray
 _float64 = np.float64
+_float64_dtype = np.dtype(np.float64)
 
 __all__ = ["jvp", "jacfwd", "jacrev", "jacobian", "grad", "value_and_grad", "hessian", "hvp",
            "elementwise_grad",
@@ -40,7 +41,8 @@ _MODES = ("forward", "reverse")
 # ---------------------------------------------------------------------------------------------
 
 def as_leaf(x, what):
-    """A differentiable leaf as an array: Python floats become 0-d float64; ints are refused.
+    """A differentiable leaf as an array: Python floats become 0-d float64 (complex numbers
+    0-d complex128); ints are refused.
 
     ``what`` names the leaf in error messages: a string, or a function returning one (built
     only when an error is raised: formatting it costs more than the check on every call).
@@ -61,9 +63,6 @@ def as_leaf(x, what):
         raise TypeError(f"{_name(what)} has dtype {dtype}: integer and boolean arguments are "
                         f"constants and have no derivative. Convert it to a floating dtype to "
                         f"differentiate with respect to it")
-    if kind == "c":
-        raise TypeError(f"{_name(what)} has complex dtype {dtype}: dualad differentiates real "
-                        f"functions of real arrays")
     return x
 
 
@@ -412,6 +411,25 @@ def _check_scalar(fname, out):
 
 def _check_grad_out(out):
     _check_scalar("grad", out)
+    if type(out) is not _float64 and getattr(out, "dtype", _float64_dtype).kind == "c":
+        raise TypeError(f"grad requires a real-valued output; got dtype {out.dtype}. For the "
+                        f"complex derivative of a holomorphic f pass holomorphic=True; for a "
+                        f"non-holomorphic f take ad.vjp or the gradient of np.real(f) or "
+                        f"np.abs(f)")
+
+
+def _check_holomorphic_out(out):
+    _check_scalar("grad", out)
+    if getattr(out, "dtype", _float64_dtype).kind != "c":
+        raise TypeError(f"grad(holomorphic=True) requires a complex output; got dtype "
+                        f"{out.dtype}")
+
+
+def _check_holomorphic_in(spec):
+    for k, x in enumerate(spec.leaves):
+        if x.dtype.kind != "c":
+            raise TypeError(f"grad(holomorphic=True) requires complex inputs; argument "
+                            f"{spec._where(k)} has dtype {x.dtype}")
 
 
 def _check_mode(fname, mode, allowed=_MODES):
@@ -420,43 +438,74 @@ def _check_mode(fname, mode, allowed=_MODES):
                          f"got {mode!r}")
 
 
-def value_and_grad(f, argnums=0, has_aux=False, mode="reverse"):
+def value_and_grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=False):
     """Function returning ``(f(*args), gradient)``; with ``has_aux``, ``((value, aux), grad)``.
 
     ``f`` must return a scalar. ``mode="reverse"`` takes one sweep of the tape;
-    ``mode="forward"`` pushes one lane per input entry through DualArrays.
+    ``mode="forward"`` pushes one lane per input entry through DualArrays. ``holomorphic`` as
+    for :func:`grad`.
     """
     _check_mode("value_and_grad", mode)
 
     @functools.wraps(f)
     def vg_fn(*args):
-        out, jac, aux = _gradient(f, args, argnums, has_aux, mode)
+        out, jac, aux = _gradient(f, args, argnums, has_aux, mode, holomorphic)
         return ((out, aux), jac) if has_aux else (out, jac)
     return vg_fn
 
 
-def _gradient(f, args, argnums, has_aux, mode):
+def _gradient(f, args, argnums, has_aux, mode, holomorphic=False):
     """``(value, gradient, aux)`` of the scalar ``f`` at ``args``."""
     spec = _Args("grad", args, argnums)
+    check = _check_grad_out
+    if holomorphic:
+        _check_holomorphic_in(spec)
+        check = _check_holomorphic_out
     if mode == "forward":
+        if not holomorphic and any(x.dtype.kind == "c" for x in spec.leaves):
+            return _forward_complex_gradient(f, spec, has_aux)
         out, jac, aux = _forward_jacobian(f, spec, None, has_aux, "grad")
-        _check_scalar("grad", out)
+        check(out if isinstance(out, Tracer) else np.asarray(out))
         return out, jac, aux
-    return _reverse_gradient(f, spec, has_aux)
+    return _reverse_gradient(f, spec, has_aux, check)
 
 
-def grad(f, argnums=0, has_aux=False, mode="reverse"):
+def _forward_complex_gradient(f, spec, has_aux):
+    """JAX's gradient ∂f/∂x - i ∂f/∂y of a real ``f`` of complex leaves, by forward mode: the
+    lanes along the real axes, then along the imaginary ones (``f`` at ``z0 + i (w - z0)``)."""
+    base = list(spec.leaves)
+    flat = _Args("grad", tuple(base), tuple(range(len(base))))
+
+    def along_real(*leaves):
+        return spec.call(f, list(leaves))
+
+    def along_imag(*leaves):
+        return spec.call(f, [z0 + 1j * (w - z0) if z0.dtype.kind == "c" else w
+                             for w, z0 in zip(leaves, base)])
+    out, jx, aux = _forward_jacobian(along_real, flat, None, has_aux, "grad")
+    _check_grad_out(out if isinstance(out, Tracer) else np.asarray(out))
+    _, jy, _ = _forward_jacobian(along_imag, flat, None, has_aux, "grad")
+    grads = [gx - 1j * gy if z0.dtype.kind == "c" else gx for gx, gy, z0 in zip(jx, jy, base)]
+    return out, spec.structure(grads), aux
+
+
+def grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=False):
     """Gradient of the scalar function ``f`` with respect to the arguments ``argnums``.
 
     Returns a function with ``f``'s signature returning the gradient, shaped like the argument
     (a tuple for a tuple ``argnums``); with ``has_aux=True`` it returns ``(grad, aux)``.
     ``mode`` is ``"reverse"`` (default, the tape) or ``"forward"`` (DualArray lanes).
+
+    Complex arguments follow JAX: for a real-valued ``f`` of complex ``z`` the gradient is
+    ``∂f/∂x - i ∂f/∂y`` (``grad(lambda z: abs(z)**2)(z) == 2 * conj(z)``). A complex output
+    raises ``TypeError`` unless ``holomorphic=True``: then ``f`` must be holomorphic in complex
+    arguments and the result is its complex derivative ``f'(z)``.
     """
     _check_mode("grad", mode)
 
     @functools.wraps(f)
     def grad_fn(*args):
-        out, g, aux = _gradient(f, args, argnums, has_aux, mode)
+        out, g, aux = _gradient(f, args, argnums, has_aux, mode, holomorphic)
         return (g, aux) if has_aux else g
     return grad_fn
 
@@ -473,7 +522,7 @@ def _reverse():
 _value_and_grad_leaves = None  # reverse.functional's, once imported (an import per call costs)
 
 
-def _reverse_gradient(f, spec, has_aux):
+def _reverse_gradient(f, spec, has_aux, check=_check_grad_out):
     global _value_and_grad_leaves
     if _value_and_grad_leaves is None:
         from reverse.functional import value_and_grad_leaves
@@ -481,7 +530,7 @@ def _reverse_gradient(f, spec, has_aux):
     # f itself when its arguments are exactly the leaves (one array argument): a frame less
     fun = f if spec.flat and spec.nums == tuple(range(len(spec.args))) else \
         (lambda *leaves: spec.call(f, list(leaves)))
-    out, grads, aux = _value_and_grad_leaves(fun, spec.leaves, has_aux, _check_grad_out)
+    out, grads, aux = _value_and_grad_leaves(fun, spec.leaves, has_aux, check)
     return out, spec.structure(grads), (_as_arrays(aux) if has_aux else None)
 
 
@@ -520,6 +569,15 @@ def _jacrev_task(f, args, argnums, has_aux, outs, a, b):
     return _reverse_block(res[1], outs, spec.dtype(), a, b)
 
 
+def _check_complex_rows(o_leaves, spec):
+    # a real cotangent row gives the real part of a complex output's derivative only
+    if any(o.dtype.kind == "c" for o in o_leaves) and \
+            any(x.dtype.kind != "c" for x in spec.leaves):
+        raise TypeError("jacrev: f has a complex output and real inputs; reverse mode gives the "
+                        "real part of that Jacobian only. Use jacfwd (the complex Jacobian), or "
+                        "differentiate np.real(f) and np.imag(f)")
+
+
 def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=False):
     """Jacobian of ``f`` by reverse mode: one tape, identity cotangents swept as lanes.
 
@@ -547,6 +605,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
         o_leaves, o_def = tree_flatten(out)
         o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]
         outs = _Outputs(o_leaves, o_def)
+        _check_complex_rows(o_leaves, spec)
         m = outs.m
         chunks = _chunks(m, 2 * np.dtype(dtype).itemsize * m, chunk, "jacrev", executor) \
             if m else []

@@ -17,7 +17,7 @@ from dualad.pytree import tree_flatten, tree_unflatten
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
 from .tape import own, sweep
-from .tensor import Tensor, _is_float
+from .tensor import Tensor, _is_float, leaf_dtype, real_part_for
 
 __all__ = ["vjp", "grad", "VJPFunction"]
 
@@ -33,6 +33,8 @@ def _input_leaf(x, level):
         value = x
     elif isinstance(x, float):
         value = np.asarray(x, dtype=np.float64)
+    elif isinstance(x, complex):
+        value = np.asarray(x, dtype=np.complex128)
     elif isinstance(x, (np.ndarray, np.generic)):
         value = np.asarray(x)
     else:
@@ -128,7 +130,9 @@ class VJPFunction:
                                  dtype=dtype if _is_float(dtype) else np.float64)
                 g = own(g, seen)
                 if type(g) is np.ndarray and g.dtype != dtype and _is_float(dtype):
-                    g = g.astype(dtype)
+                    g = leaf_dtype(g, dtype)
+                elif isinstance(g, Tracer):
+                    g = real_part_for(g, dtype)
                 out.append(g)
             results.append(tree_unflatten(in_def, out))
         for leaf in reached:  # ids are safe here: `reached` keeps every leaf alive
@@ -277,7 +281,9 @@ def value_and_grad_leaves(fun, leaves, has_aux, check_out):
             g = np.zeros(_shape(x), dtype=dtype if _is_float(dtype) else np.float64)
         g = own(g, seen)
         if type(g) is _ndarray and g.dtype != dtype and _is_float(dtype):
-            g = g.astype(dtype)
+            g = leaf_dtype(g, dtype)
+        elif isinstance(g, Tracer):
+            g = real_part_for(g, dtype)
         grads.append(g)
     for leaf in reached:  # leaves of this level that are not inputs keep nothing either
         leaf._gacc = None

@@ -59,6 +59,22 @@ def _is_float(dtype):
     return _dtype(dtype).kind in "fc"
 
 
+def leaf_dtype(g, dtype):
+    """The gradient ``g`` (an ndarray of another dtype) in its leaf's ``dtype``. A real leaf's
+    gradient is the real part: mixing with complex values leaves imaginary parts in cotangents
+    of real values, which the transpose of the real-to-complex promotion drops."""
+    if g.dtype.kind == "c" and _dtype(dtype).kind != "c":
+        g = g.real
+    return g.astype(dtype)
+
+
+def real_part_for(g, dtype):
+    """The traced gradient ``g`` (nested modes), its real part if its leaf's ``dtype`` is real."""
+    if g.dtype.kind == "c" and _dtype(dtype).kind != "c":
+        return np.real(g)
+    return g
+
+
 class Tensor(ArrayProtocol):
     """An array that records the ops applied to it, for reverse-mode differentiation.
 
@@ -453,7 +469,9 @@ class Tensor(ArrayProtocol):
         if type(g) is _ndarray:
             dtype = self._value.dtype
             if g.dtype != dtype and _is_float(dtype):
-                g = g.astype(dtype)
+                g = leaf_dtype(g, dtype)
+        elif isinstance(g, Tracer):
+            g = real_part_for(g, self._value.dtype)
         prev = self.grad
         self.grad = g if prev is None else prev + g
 

@@ -15,11 +15,25 @@ import numpy as np
 from dualad import DualArray
 from dualad.ops import ArrayProtocol, Tracer
 
-__all__ = ["fd_jvp", "check_forward", "check_adjoint", "Probe", "rand"]
+__all__ = ["fd_jvp", "check_forward", "check_adjoint", "Probe", "rand", "rand_like",
+           "pairing"]
 
 
 def rand(rng, shape, low=-1.0, high=1.0):
     return rng.uniform(low, high, size=shape)
+
+
+def rand_like(rng, shape, value):
+    """Random values of ``shape``, complex when ``value`` is complex (probe directions)."""
+    x = rand(rng, shape)
+    if np.iscomplexobj(value):
+        x = x + 1j * rand(rng, shape)
+    return x
+
+
+def pairing(u, v):
+    """The real bilinear pairing Re(sum(u * v)) per lane (no conjugation: JAX's convention)."""
+    return np.real(np.sum(u * v, axis=tuple(range(1, np.ndim(u)))))
 
 
 def fd_jvp(f, args, dirs, eps=1e-6):
@@ -56,7 +70,11 @@ def check_forward(f, args, *, seed=0, k=3, rtol=1e-6, atol=1e-7, argnums=None):
 
 
 class Probe(ArrayProtocol):
-    """A tracer that, for every primitive bound on it, checks ⟨u, J v⟩ = ⟨Jᵀu, v⟩."""
+    """A tracer that, for every primitive bound on it, checks ⟨u, J v⟩ = ⟨Jᵀu, v⟩.
+
+    Complex values get complex ``u`` and ``v``, and the pairing is ``Re(sum(u * v))``: the
+    identity then checks that the VJP is the transpose of the (complex-linear) JVP, and the
+    tangent of a real value must be real."""
 
     __slots__ = ("value", "_level", "log")
     _rule_kind = "VJP"
@@ -82,20 +100,21 @@ class Probe(ArrayProtocol):
         rng = self.log["rng"]
         k = 2
         outs = ans if prim.multiple_results else (ans,)
-        us = tuple(rand(rng, (k,) + np.shape(o)) for o in outs)
+        us = tuple(rand_like(rng, (k,) + np.shape(o), o) for o in outs)
         u = us if prim.multiple_results else us[0]
         for i, a in enumerate(args):
             if not isinstance(a, Probe):
                 continue
-            v = rand(rng, (k,) + np.shape(a.value))
+            v = rand_like(rng, (k,) + np.shape(a.value), a.value)
             tangents = tuple(v if j == i else None for j in range(len(args)))
             jv = prim.jvp(tangents, ans, *plain, **kwargs)
             jvs = jv if prim.multiple_results else (jv,)
-            lhs = sum(np.sum(uu * (0.0 if t is None else t), axis=tuple(range(1, uu.ndim)))
-                      for uu, t in zip(us, jvs))
+            for o, t in zip(outs, jvs):
+                assert t is None or np.iscomplexobj(o) or not np.iscomplexobj(t), (
+                    f"{prim.name}: the tangent of a real output is complex")
+            lhs = sum(pairing(uu, 0.0 if t is None else t) for uu, t in zip(us, jvs))
             ju = prim.vjp(i, u, ans, *plain, **kwargs)
-            rhs = np.zeros(k) if ju is None else np.sum(
-                ju * v, axis=tuple(range(1, v.ndim)))
+            rhs = np.zeros(k) if ju is None else pairing(ju, v)
             assert ju is None or np.shape(ju) == np.shape(v), (
                 f"{prim.name}: VJP for argument {i} has shape {np.shape(ju)}, expected "
                 f"{np.shape(v)}")
@@ -113,7 +132,8 @@ def check_adjoint(f, args, *, seed=0, argnums=None):
     rng = np.random.default_rng(seed)
     log = {}
     argnums = range(len(args)) if argnums is None else argnums
-    probes = [Probe(np.asarray(a, dtype=float), log, rng) if i in argnums else a
+    probes = [Probe(np.asarray(a, dtype=complex if np.iscomplexobj(a) else float), log, rng)
+              if i in argnums else a
               for i, a in enumerate(args)]
     f(*probes)
     checked = log.get("checked", [])

@@ -269,7 +269,15 @@ def _sum_cases():
                 yield "numpy.sum", (shape,), {"axis": axis, "keepdims": keepdims}, dtype
 
 
-PLAIN_CASES = list(_matmul_cases()) + list(_sum_cases())
+def _unary_cases():
+    # (complex dtypes get real values here; tests/test_complex.py covers complex ones)
+    for name in ("numpy.absolute", "numpy.conjugate"):
+        for shape in ((), (5,), (3, 4)):
+            for dtype in (np.float64, np.float32, np.complex128):
+                yield name, (shape,), {}, dtype
+
+
+PLAIN_CASES = list(_matmul_cases()) + list(_sum_cases()) + list(_unary_cases())
 
 
 def test_every_vjp_plain_has_cases():

@@ -15,6 +15,8 @@ module                        what it holds
 :mod:`~.special`              ``scipy.special.logsumexp`` (composed)
 :mod:`~.layers`               fused ``linear`` and softmax cross-entropy (one record each)
 :mod:`~.composed`             NumPy functions composed from the entries (``interp``, ``median``...)
+:mod:`~.fft`                  ``np.fft`` and ``scipy.fft``: c2c, r2c, c2r, shifts
+:mod:`~.complex_rules`        ``conj real imag angle abs``; complex inputs refused where unchecked
 :mod:`~.protocol`             the NumPy protocols and operators every tracer shares
 ============================  =====================================================
 
@@ -22,6 +24,8 @@ This package imports nothing else of the project.
 """
 from . import core, elementwise, reductions, shape  # noqa: F401  (registration side effects)
 from . import products, linalg, special, conv, layers, composed  # noqa: F401
+from . import fft  # noqa: F401
+from . import complex_rules  # noqa: F401  (after elementwise: it replaces conj, abs, sign)
 from .core import (FUNCTION_RULES, UFUNC_RULES, ZERO, Primitive, Tracer, align, elementwise as
                    elementwise_kind, implements, is_identity, mark_identity, new_level, nondiff,
                    unbroadcast)
@@ -38,8 +42,12 @@ def all_primitives():
     for p in UFUNC_RULES.values():
         seen[id(p)] = p
     for mod in (elementwise, reductions, shape, products, linalg, special, conv, layers,
-                composed):
+                composed, complex_rules, fft):
         for v in vars(mod).values():
             if isinstance(v, Primitive):
                 seen[id(v)] = v
     return list(seen.values())
+
+
+# entries not checked on complex inputs raise for them (after every registration above)
+complex_rules.guard(all_primitives())

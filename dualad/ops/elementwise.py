@@ -46,8 +46,7 @@ _minus_one = -1.0
 UNARY = {
     np.negative: _minus_one,
     np.positive: _one,
-    np.conjugate: _one,  # real inputs: conj is the identity
-    np.absolute: lambda ans, x: np.sign(x),  # documented choice: abs'(0) = 0
+    # (np.conjugate and np.absolute are not complex-linear: see complex_rules.py)
     np.fabs: lambda ans, x: np.sign(x),
     np.square: lambda ans, x: 2.0 * x,
     np.sqrt: lambda ans, x: 0.5 / ans,
@@ -70,7 +69,8 @@ UNARY = {
     np.cosh: lambda ans, x: np.sinh(x),
     np.tanh: lambda ans, x: 1.0 - ans * ans,
     np.arcsinh: lambda ans, x: 1.0 / np.sqrt(x * x + 1.0),
-    np.arccosh: lambda ans, x: 1.0 / np.sqrt(x * x - 1.0),
+    # (two square roots: sqrt(x² - 1) has the wrong sign for complex x with Re(x) < 0)
+    np.arccosh: lambda ans, x: 1.0 / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0)),
     np.arctanh: lambda ans, x: 1.0 / (1.0 - x * x),
     np.deg2rad: math.pi / 180.0,
     np.rad2deg: 180.0 / math.pi,

@@ -538,8 +538,9 @@ def _matrix_power(a, n):
 
 
 def _two_norm(x, axis, keepdims):
-    # √Σx²; at x = 0 the derivative is taken as 0 (a subgradient, like abs'(0) = 0)
-    s = np.sum(x * x, axis=axis, keepdims=keepdims)
+    # √Σ|x|²; at x = 0 the derivative is taken as 0 (a subgradient, like abs'(0) = 0)
+    xx = np.real(x * np.conjugate(x)) if x.dtype.kind == "c" else x * x
+    s = np.sum(xx, axis=axis, keepdims=keepdims)
     zero = s == 0
     return np.where(zero, 0.0, np.sqrt(np.where(zero, 1.0, s)))
 
@@ -554,7 +555,8 @@ def _vector_norm(x, ord, axis, keepdims):
     if ord == -np.inf:
         return np.min(np.abs(x), axis=axis, keepdims=keepdims)
     if ord == 0:  # a count: no derivative
-        return np.sum(plain(x) != 0, axis=axis, keepdims=keepdims).astype(x.dtype)
+        return np.sum(plain(x) != 0, axis=axis, keepdims=keepdims).astype(
+            np.finfo(x.dtype).dtype)  # (real also for complex x, as NumPy's)
     if ord == 1:
         return np.sum(np.abs(x), axis=axis, keepdims=keepdims)
     p = float(ord)  # a Python float: NumPy scalars would promote float32

@@ -356,6 +356,16 @@ class ArrayProtocol(Tracer):
     def conj(self):
         return np.conjugate(self)
 
+    conjugate = conj
+
+    @property
+    def real(self):
+        return np.real(self)
+
+    @property
+    def imag(self):
+        return np.imag(self)
+
     def copy(self):
         return self
 

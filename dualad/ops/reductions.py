@@ -149,7 +149,9 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     axes = normalize_axes(axis, ndim_of(a))
     m = _mean(a, axis=axes, keepdims=True) if mean is np._NoValue else mean
     d = a - m
-    r = sum_p.bind(d * d, axis=axes, keepdims=bool(keepdims)) / float(_count(a, axes) - ddof)
+    # (complex: NumPy's variance is the mean of |d|², a real number)
+    dd = np.real(d * np.conjugate(d)) if d.dtype.kind == "c" else d * d
+    r = sum_p.bind(dd, axis=axes, keepdims=bool(keepdims)) / float(_count(a, axes) - ddof)
     return r if dtype is None else r.astype(dtype)
 
 

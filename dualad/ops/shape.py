@@ -150,7 +150,14 @@ def _cast_jvp(ts, ans, x, dtype):
 cast_p = Primitive(
     "numpy.ndarray.astype", lambda x, dtype: x.astype(dtype),
     jvp=_cast_jvp,
-    vjp=lambda i, g, ans, x, dtype: g.astype(x.dtype) if _is_float(dtype) else None)
+    vjp=lambda i, g, ans, x, dtype: _cast_vjp(g, x) if _is_float(dtype) else None)
+
+
+def _cast_vjp(g, x):
+    # a real input's cotangent is real: a cast to complex transposes to the real part
+    if g.dtype.kind == "c" and x.dtype.kind != "c":
+        g = np.real(g)
+    return g.astype(x.dtype)
 
 
 def astype(x, dtype):

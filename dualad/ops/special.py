@@ -26,6 +26,10 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     """
     if not isinstance(a, Tracer) and not isinstance(b, Tracer):
         return sp.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
+    if any(np.iscomplexobj(v) for v in (a, b) if v is not None):
+        # (the complex shift by the maximum could move the result by 2πi: not checked yet)
+        raise NotImplementedError("scipy.special.logsumexp: complex inputs are not supported "
+                                  "yet")
     axes = normalize_axes(axis, ndim_of(a))
     plain_a = a._plain_value() if isinstance(a, Tracer) else np.asarray(a)
     shift = np.max(plain_a, axis=axes, keepdims=True) if plain_a.size else np.zeros(())
