@@ -13,6 +13,7 @@ Write plain NumPy; differentiate it with the transforms below, choosing the mode
 from . import numeric, ops
 from .checking import check_grads
 from .dual import DualArray
+from .ops.core import UnexpectedTracerError
 from .ops.special import logsumexp
 from .transforms import (MEMORY_BUDGET, choose_mode, grad, hessian, hvp, jacfwd, jacobian,
                          jacrev, jvp, value_and_grad)
@@ -20,7 +21,8 @@ from .pytree import tree_flatten, tree_unflatten, tree_map
 
 __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",
            "hessian", "hvp", "choose_mode", "logsumexp", "numeric", "check_grads", "tree_flatten",
-           "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops"]
+           "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops",
+           "UnexpectedTracerError"]
 __version__ = "0.1.0"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import ArrayProtocol, Tracer, new_level
+from .ops.core import LIVE_LEVELS, escaped
 
 __all__ = ["DualArray", "USER_LEVEL"]
 
@@ -134,6 +135,8 @@ class DualArray(ArrayProtocol):
     # -- forward mode: one JVP rule call for all lanes -----------------------------------------
     def _process(self, prim, args, kwargs):
         level = self._level
+        if level not in LIVE_LEVELS:
+            raise escaped(self)
         lanes = self._lanes
         jvp = prim.jvp
         # binary arithmetic is the scalar hot path: unrolled, no tuples rebuilt, no star-calls

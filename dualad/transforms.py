@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .dual import DualArray
-from .ops import Tracer, mark_identity, new_level
+from .ops import Tracer, check_live, close_level, mark_identity, open_level
 from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
 
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
@@ -46,6 +46,7 @@ def as_leaf(x, what):
     if type(x) is np.ndarray and x.dtype.kind == "f":  # the common case, checked first
         return x
     if isinstance(x, Tracer):
+        check_live(x)
         dtype = x.dtype
     else:
         if isinstance(x, bool) or isinstance(x, (int, np.integer)) and not isinstance(x, float):
@@ -181,6 +182,7 @@ def _as_arrays(tree):
 def _primal_at(x, level):
     while isinstance(x, DualArray) and x._level >= level:
         x = x._primal
+    check_live(x)
     return x if isinstance(x, Tracer) else np.asarray(x)
 
 
@@ -196,6 +198,7 @@ def _out_tangent(x, level, k, dtype):
     """``(primal, lane tangent)`` of an output leaf for the perturbation of ``level``."""
     if isinstance(x, DualArray) and x._level == level:
         return x._primal, x._tangent
+    check_live(x)
     value = x if isinstance(x, Tracer) else np.asarray(x)
     out_dtype = value.dtype if np.issubdtype(value.dtype, np.inexact) else dtype
     return value, np.zeros((k,) + tuple(value.shape), dtype=out_dtype)
@@ -252,11 +255,14 @@ def jvp(f, primals, tangents, lanes=False):
     k = k_lanes if lanes else 1
     if k is None:  # no leaves at all
         k = 0
-    level = new_level()
-    out = f(*tree_unflatten(p_def, _seed(p_leaves, seeds, level, bool(lanes))))
-    o_leaves, o_def = tree_flatten(out)
-    dtype = np.result_type(*[p.dtype for p in p_leaves]) if p_leaves else np.float64
-    pairs = [_out_tangent(x, level, k, dtype) for x in o_leaves]
+    level = open_level("jvp")
+    try:
+        out = f(*tree_unflatten(p_def, _seed(p_leaves, seeds, level, bool(lanes))))
+        o_leaves, o_def = tree_flatten(out)
+        dtype = np.result_type(*[p.dtype for p in p_leaves]) if p_leaves else np.float64
+        pairs = [_out_tangent(x, level, k, dtype) for x in o_leaves]
+    finally:
+        close_level(level)
     out_p = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
     out_t = [t if lanes else t[0] for _, t in pairs]
     out_t = [t if isinstance(t, Tracer) else np.asarray(t) for t in out_t]
@@ -315,16 +321,19 @@ def _forward_jacobian(f, spec, chunk, has_aux, fname):
     per_out = None
     out = aux = o_def = None
     for a, b in chunks:
-        level = new_level()
-        seeds = _identity_lanes(a, b, spec.sizes, spec.offsets, shapes, dtype)
-        res = spec.call(f, _seed(spec.leaves, seeds, level, True))
-        res, aux_c = _split_aux(fname, res, has_aux)
-        o_leaves, o_def = tree_flatten(res)
-        pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
-        if per_out is None:
-            per_out = [[] for _ in pairs]
-            out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
-            aux = _plain_tree(aux_c, level) if has_aux else None
+        level = open_level(fname)
+        try:
+            seeds = _identity_lanes(a, b, spec.sizes, spec.offsets, shapes, dtype)
+            res = spec.call(f, _seed(spec.leaves, seeds, level, True))
+            res, aux_c = _split_aux(fname, res, has_aux)
+            o_leaves, o_def = tree_flatten(res)
+            pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
+            if per_out is None:
+                per_out = [[] for _ in pairs]
+                out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
+                aux = _plain_tree(aux_c, level) if has_aux else None
+        finally:
+            close_level(level)
         for acc, (_, t) in zip(per_out, pairs):
             acc.append(t)
     jacs = []

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from dualad.ops import Tracer, new_level
+from dualad.ops import Tracer, check_live, close_level, open_level
 from dualad.pytree import tree_flatten, tree_unflatten
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
@@ -30,6 +30,7 @@ def _input_leaf(x, level):
     if type(x) is _ndarray:  # (the common case)
         value = x
     elif isinstance(x, Tracer):
+        check_live(x)
         value = x
     elif isinstance(x, float):
         value = np.asarray(x, dtype=np.float64)
@@ -70,6 +71,7 @@ def _strip(x, level):
     """The value of ``x`` without the perturbation of ``level``."""
     if isinstance(x, Tensor) and x._level == level:
         return _frozen(x._value)
+    check_live(x)
     return x if isinstance(x, Tracer) or x is None else _frozen(np.asarray(x))
 
 
@@ -168,7 +170,14 @@ def vjp(f, *primals, has_aux=False):
     ``vjp_fn`` may be called any number of times. The primal arrays are saved, not copied:
     do not change them in place before the last ``vjp_fn`` call.
     """
-    level = new_level()
+    level = open_level("vjp")
+    try:
+        return _vjp(f, primals, has_aux, level)
+    finally:
+        close_level(level)
+
+
+def _vjp(f, primals, has_aux, level):
     inputs, in_defs, args = [], [], []
     for p in primals:
         leaves, td = tree_flatten(p)
@@ -226,7 +235,14 @@ def value_and_grad_leaves(fun, leaves, has_aux, check_out):
     ``leaves`` are arrays, floats or tracers (constants such as ints get zero gradients);
     ``check_out(out)`` raises for an output that is not a scalar, before the sweep.
     """
-    level = new_level()
+    level = open_level("grad")
+    try:
+        return _value_and_grad_leaves(fun, leaves, has_aux, check_out, level)
+    finally:
+        close_level(level)
+
+
+def _value_and_grad_leaves(fun, leaves, has_aux, check_out, level):
     if len(leaves) == 1:  # (most calls: no list comprehensions, each a call of its own)
         x = leaves[0]
         t = _input_leaf(x, level)

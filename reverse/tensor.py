@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from dualad.ops import FUNCTION_RULES, UFUNC_RULES, ArrayProtocol, Tracer, new_level
-from dualad.ops.core import qualname, shape_of
+from dualad.ops.core import LIVE_LEVELS, escaped, qualname, shape_of
 from dualad.ops.shape import index_add, normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
@@ -248,6 +248,8 @@ class Tensor(ArrayProtocol):
     # -- recording -----------------------------------------------------------------------------
     def _process(self, prim, args, kwargs):
         level = self._level
+        if level not in LIVE_LEVELS:
+            raise escaped(self)
         if len(args) == 2:  # binary arithmetic is the scalar hot path: unrolled
             a, b = args
             ea = eb = None
@@ -402,6 +404,8 @@ class Tensor(ArrayProtocol):
             Record the sweep itself, so the gradients are Tensors that can be differentiated
             again (``x.grad.backward()``).
         """
+        if self._level not in LIVE_LEVELS:
+            raise escaped(self)
         if not self._requires_grad:
             raise RuntimeError(
                 "backward() on a Tensor that does not require grad: no recorded op leads to "
