@@ -464,7 +464,8 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False):
     def jac_fn(*args):
         rv = _reverse()
         spec = _Args("jacrev", args, argnums)
-        res = rv.vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves, has_aux=has_aux)
+        res = rv.functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves,
+                                    has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
         o_leaves, o_def = tree_flatten(out)
         o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]

@@ -16,7 +16,7 @@ from dualad.ops import Tracer, check_live, close_level, open_level
 from dualad.pytree import tree_flatten, tree_unflatten
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
-from .tape import own, sweep
+from .tape import keep_own_copies, own, sweep
 from .tensor import Tensor, _is_float
 
 __all__ = ["vjp", "grad", "VJPFunction"]
@@ -167,17 +167,25 @@ def vjp(f, *primals, has_aux=False):
     :class:`VJPFunction`; ``lanes=True`` sweeps K cotangents at once). Primals are pytrees of
     arrays and floats (Python floats are 0-d float64); integer and boolean leaves are constants
     and get zero cotangents. ``out`` and ``aux`` come back as plain (read-only) arrays;
-    ``vjp_fn`` may be called any number of times. The primal arrays are saved, not copied:
-    do not change them in place before the last ``vjp_fn`` call.
+    ``vjp_fn`` may be called any number of times, and changing the primals or the constants
+    ``f`` read in place afterwards does not change what it returns: the tape keeps its own
+    copies of the arrays it saved that others may write to.
     """
+    return vjp_now(f, *primals, has_aux=has_aux, keep=True)
+
+
+def vjp_now(f, *primals, has_aux=False, keep=False):
+    """:func:`vjp` for a caller that calls ``vjp_fn`` before anything else runs (``jacrev``):
+    with ``keep=False`` the tape holds the arrays it saved as they are, without copying those
+    that others may change later."""
     level = open_level("vjp")
     try:
-        return _vjp(f, primals, has_aux, level)
+        return _vjp(f, primals, has_aux, level, keep)
     finally:
         close_level(level)
 
 
-def _vjp(f, primals, has_aux, level):
+def _vjp(f, primals, has_aux, level, keep):
     inputs, in_defs, args = [], [], []
     for p in primals:
         leaves, td = tree_flatten(p)
@@ -206,6 +214,8 @@ def _vjp(f, primals, has_aux, level):
         avals.append((tuple(value.shape), value.dtype))
         values.append(value)
     out = tree_unflatten(out_def, [_strip(v, level) for v in values])
+    if keep:
+        keep_own_copies(targets)
     fn = VJPFunction(level, inputs, in_defs, targets, out_def, avals)
     if has_aux:
         return out, fn, _strip_tree(aux, level)
