@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .dual import DualArray
+from .ops.core import check_scalar_output
 from .ops import Tracer, check_live, close_level, mark_identity, open_level
 from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
 
@@ -79,7 +80,7 @@ class _Args:
             x = args[0]
             if type(x) is _ndarray and x.dtype.kind == "f":
                 self.nums, self.single, self.args, self.leaves = (0,), True, args, [x]
-                self._treedef, self.flat = None, True
+                self._treedef, self.flat, self._order = None, True, None
                 return
         if type(argnums) is int and -n <= argnums < n:  # one argument: most calls
             nums, self.single = (argnums % n,), True
@@ -98,6 +99,13 @@ class _Args:
                     raise ValueError(f"{fname}: argnums {argnums!r} out of range for "
                                      f"{n} positional argument(s)")
             nums = tuple(a % n for a in nums)
+        self._order = None
+        if len(set(nums)) != len(nums):
+            # argnums=(0, 0): differentiate each argument once, and hand its derivative back
+            # at every place it was asked for (as JAX does)
+            unique = tuple(dict.fromkeys(nums))
+            self._order = tuple(unique.index(a) for a in nums)
+            nums = unique
         self.nums = nums
         self.args = args
         chosen = tuple(args[i] for i in nums)
@@ -151,12 +159,26 @@ class _Args:
     def structure(self, leaves):
         """Leaves arranged like the differentiated arguments (one argnum: that argument)."""
         if self.flat:
-            return leaves[0] if self.single else tuple(leaves)
-        tree = tree_unflatten(self.treedef, leaves)
-        return tree[0] if self.single else tree
+            tree = tuple(leaves)
+        else:
+            tree = tree_unflatten(self.treedef, leaves)
+        if self.single:
+            return tree[0]
+        if self._order is not None:  # a repeated argnum: its derivative again, as a copy
+            firsts = set()
+            out = []
+            for j in self._order:
+                out.append(tree[j] if j not in firsts else tree_map(_copy_leaf, tree[j]))
+                firsts.add(j)
+            tree = tuple(out)
+        return tree
 
     def dtype(self):
         return np.result_type(*[x.dtype for x in self.leaves]) if self.leaves else np.float64
+
+
+def _copy_leaf(x):
+    return x.copy() if type(x) is _ndarray else x
 
 
 def _split_aux(fname, out, has_aux):
@@ -363,14 +385,7 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False):
 
 
 def _check_scalar(fname, out):
-    if type(out) is _float64 or type(out) is _ndarray and not out.shape:  # (most calls)
-        return
-    shape = np.shape(out) if not isinstance(out, Tracer) else out.shape
-    if not isinstance(out, (np.ndarray, np.generic, float, int, Tracer)) or shape != ():
-        what = f"shape {shape}" if isinstance(out, (np.ndarray, Tracer)) else \
-            f"a {type(out).__name__}"
-        raise TypeError(f"{fname} requires f to return a scalar (shape ()); got {what}. "
-                        f"Use jacfwd/jacrev/jacobian or vjp for non-scalar outputs")
+    check_scalar_output(fname, out)
 
 
 def _check_grad_out(out):

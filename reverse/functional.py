@@ -13,7 +13,8 @@ import functools
 import numpy as np
 
 from dualad.ops import Tracer, check_live, close_level, open_level
-from dualad.pytree import tree_flatten, tree_unflatten
+from dualad.ops.core import check_scalar_output
+from dualad.pytree import tree_flatten, tree_map, tree_unflatten
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
 from .tape import keep_own_copies, own, sweep
@@ -328,7 +329,8 @@ def grad(f, argnums=0, has_aux=False):
             if not -n <= a < n:
                 raise ValueError(f"grad: argnums {argnums!r} is out of range for {n} "
                                  f"positional argument(s)")
-        idx = tuple(a % n for a in nums)
+        asked = tuple(a % n for a in nums)
+        idx = tuple(dict.fromkeys(asked))  # argnums=(0, 0): differentiated once, returned twice
         for a in idx:
             _check_differentiable(args[a], a)
 
@@ -350,18 +352,22 @@ def grad(f, argnums=0, has_aux=False):
 
         out, grads, aux = value_and_grad_leaves(partial_f, flat, has_aux, _check_scalar_out)
         grads = tuple(rebuild(grads))
+        if len(idx) != len(asked):
+            again = set()
+            out = []
+            for a in asked:
+                g = grads[idx.index(a)]
+                out.append(g if a not in again else tree_map(
+                    lambda v: v.copy() if type(v) is _ndarray else v, g))
+                again.add(a)
+            grads = tuple(out)
         g = grads[0] if single else grads
         return (g, aux) if has_aux else g
     return grad_f
 
 
 def _check_scalar_out(out):
-    scalar_like = isinstance(out, (np.ndarray, np.generic, float, int, Tracer))
-    shape = tuple(_shape(out)) if scalar_like else None
-    if shape != ():
-        what = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
-        raise TypeError(f"grad requires a scalar output; got {what}. Use vjp or jacrev "
-                        f"for non-scalar outputs")
+    check_scalar_output("grad", out)
 
 
 def _check_differentiable(x, argnum):

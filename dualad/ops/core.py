@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = [
     "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
-    "UnexpectedTracerError", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
+    "UnexpectedTracerError", "check_scalar_output", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
     "elementwise", "nondiff", "align", "unbroadcast", "shift_axis", "shape_of", "ndim_of",
     "qualname", "mark_identity", "is_identity",
 ]
@@ -430,3 +430,50 @@ def elementwise(name, impl, *derivs):
 def nondiff(name, impl):
     """An op with zero derivative everywhere it is defined: tracers in, plain values out."""
     return Primitive(name, impl, nondiff=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the output check of grad, shared by both modes (and reverse.grad)
+# ---------------------------------------------------------------------------------------------
+
+_float64 = np.float64
+
+
+def check_scalar_output(fname, out):
+    """Raise ``TypeError`` unless ``out`` is a real scalar (shape ``()``), the only output whose
+    derivative is a gradient. Integer and boolean scalars pass (constants: zero gradient)."""
+    if type(out) is _float64 or type(out) is _ndarray and not out.shape and \
+            out.dtype.kind == "f":  # (most calls)
+        return
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"{fname} needs a scalar output, got a {type(out).__name__} of "
+                        f"{len(out)}. Return one scalar (with has_aux=True, f returns "
+                        f"(value, aux)); jacfwd, jacrev and vjp take outputs of any structure")
+    if not isinstance(out, (np.ndarray, np.generic, float, int, Tracer)):
+        raise TypeError(f"{fname} needs a scalar output, got a {type(out).__name__}: f must "
+                        f"return a real number (a float, or a 0-d floating array)")
+    dtype = out.dtype if isinstance(out, (np.ndarray, np.generic, Tracer)) else \
+        np.result_type(out)
+    if dtype.kind == "c":
+        raise TypeError(f"{fname} needs a real scalar output, got complex dtype {dtype}: a "
+                        f"complex output has no gradient (its real and imaginary parts have "
+                        f"one each). Differentiate np.real(f(x)) or np.abs(f(x)), or take the "
+                        f"Jacobian with jacfwd")
+    if dtype.kind not in "fiub":
+        raise TypeError(f"{fname} needs a real scalar output, got dtype {dtype}: f must return "
+                        f"a real number")
+    shape = tuple(shape_of(out))
+    if shape != ():
+        hint = ""
+        if math_prod(shape) == 1:
+            hint = (" It has one element: index it (return f(x)[0]) or sum it "
+                    "(np.sum(f(x))) to make it a scalar, as JAX asks.")
+        raise TypeError(f"{fname} needs a scalar output (shape ()), got shape {shape}.{hint} "
+                        f"Use jacfwd/jacrev/jacobian or vjp for non-scalar outputs")
+
+
+def math_prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
