@@ -72,9 +72,13 @@ def _name(what):
 
 
 class _Args:
-    """The arguments of one transform call, split into differentiated leaves and the rest."""
+    """The arguments of one transform call, split into differentiated leaves and the rest.
 
-    def __init__(self, fname, args, argnums):
+    ``kwargs`` are passed to ``f`` as they are: only positional arguments are differentiated.
+    """
+
+    def __init__(self, fname, args, argnums, kwargs=None):
+        self.kwargs = kwargs or None
         n = len(args)
         if n == 1 and argnums == 0 and type(argnums) is int:  # f(x) of one float array: most calls
             x = args[0]
@@ -154,7 +158,8 @@ class _Args:
         rebuilt = new_leaves if self.flat else tree_unflatten(self.treedef, new_leaves)
         for j, i in enumerate(self.nums):
             args[i] = rebuilt[j]
-        return f(*args)
+        kwargs = self.kwargs
+        return f(*args, **kwargs) if kwargs else f(*args)
 
     def structure(self, leaves):
         """Leaves arranged like the differentiated arguments (one argnum: that argument)."""
@@ -226,7 +231,7 @@ def _out_tangent(x, level, k, dtype):
     return value, np.zeros((k,) + tuple(value.shape), dtype=out_dtype)
 
 
-def jvp(f, primals, tangents, lanes=False):
+def jvp(f, primals, tangents, lanes=False, **kwargs):
     """Jacobian-vector product of ``f`` at ``primals`` along ``tangents``, by forward mode.
 
     Parameters
@@ -240,6 +245,8 @@ def jvp(f, primals, tangents, lanes=False):
     lanes : bool
         Propagate K directions in one pass; the output tangent then has the leading K axis
         too (a Jacobian-matrix product).
+    **kwargs
+        Passed to ``f`` as they are (not differentiated).
 
     Returns
     -------
@@ -279,7 +286,7 @@ def jvp(f, primals, tangents, lanes=False):
         k = 0
     level = open_level("jvp")
     try:
-        out = f(*tree_unflatten(p_def, _seed(p_leaves, seeds, level, bool(lanes))))
+        out = f(*tree_unflatten(p_def, _seed(p_leaves, seeds, level, bool(lanes))), **kwargs)
         o_leaves, o_def = tree_flatten(out)
         dtype = np.result_type(*[p.dtype for p in p_leaves]) if p_leaves else np.float64
         pairs = [_out_tangent(x, level, k, dtype) for x in o_leaves]
@@ -377,8 +384,8 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False):
     ``argnums``).
     """
     @functools.wraps(f)
-    def jac_fn(*args):
-        spec = _Args("jacfwd", args, argnums)
+    def jac_fn(*args, **kwargs):
+        spec = _Args("jacfwd", args, argnums, kwargs)
         out, jac, aux = _forward_jacobian(f, spec, chunk, has_aux, "jacfwd")
         return (jac, aux) if has_aux else jac
     return jac_fn
@@ -407,15 +414,15 @@ def value_and_grad(f, argnums=0, has_aux=False, mode="reverse"):
     _check_mode("value_and_grad", mode)
 
     @functools.wraps(f)
-    def vg_fn(*args):
-        out, jac, aux = _gradient(f, args, argnums, has_aux, mode)
+    def vg_fn(*args, **kwargs):
+        out, jac, aux = _gradient(f, args, argnums, has_aux, mode, kwargs)
         return ((out, aux), jac) if has_aux else (out, jac)
     return vg_fn
 
 
-def _gradient(f, args, argnums, has_aux, mode):
-    """``(value, gradient, aux)`` of the scalar ``f`` at ``args``."""
-    spec = _Args("grad", args, argnums)
+def _gradient(f, args, argnums, has_aux, mode, kwargs=None):
+    """``(value, gradient, aux)`` of the scalar ``f`` at ``args`` (``kwargs`` passed through)."""
+    spec = _Args("grad", args, argnums, kwargs)
     if mode == "forward":
         out, jac, aux = _forward_jacobian(f, spec, None, has_aux, "grad")
         _check_scalar("grad", out)
@@ -433,8 +440,8 @@ def grad(f, argnums=0, has_aux=False, mode="reverse"):
     _check_mode("grad", mode)
 
     @functools.wraps(f)
-    def grad_fn(*args):
-        out, g, aux = _gradient(f, args, argnums, has_aux, mode)
+    def grad_fn(*args, **kwargs):
+        out, g, aux = _gradient(f, args, argnums, has_aux, mode, kwargs)
         return (g, aux) if has_aux else g
     return grad_fn
 
@@ -457,7 +464,7 @@ def _reverse_gradient(f, spec, has_aux):
         from reverse.functional import value_and_grad_leaves
         _value_and_grad_leaves = value_and_grad_leaves
     # f itself when its arguments are exactly the leaves (one array argument): a frame less
-    fun = f if spec.flat and spec.nums == tuple(range(len(spec.args))) else \
+    fun = f if spec.flat and not spec.kwargs and spec.nums == tuple(range(len(spec.args))) else \
         (lambda *leaves: spec.call(f, list(leaves)))
     out, grads, aux = _value_and_grad_leaves(fun, spec.leaves, has_aux, _check_grad_out)
     return out, spec.structure(grads), (_as_arrays(aux) if has_aux else None)
@@ -476,9 +483,9 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False):
     :data:`MEMORY_BUDGET`). Shapes and structure as :func:`jacfwd`.
     """
     @functools.wraps(f)
-    def jac_fn(*args):
+    def jac_fn(*args, **kwargs):
         rv = _reverse()
-        spec = _Args("jacrev", args, argnums)
+        spec = _Args("jacrev", args, argnums, kwargs)
         res = rv.functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves,
                                     has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
@@ -527,33 +534,33 @@ def jacobian(f, argnums=0, mode="auto"):
     _check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
 
     @functools.wraps(f)
-    def jac_fn(*args):
+    def jac_fn(*args, **kwargs):
         chosen = mode
         if mode == "auto":
-            chosen = choose_mode(f, args, argnums)
+            chosen = choose_mode(f, args, argnums, **kwargs)
         if chosen == "forward":
-            return jacfwd(f, argnums)(*args)
+            return jacfwd(f, argnums)(*args, **kwargs)
         if chosen == "reverse":
-            return jacrev(f, argnums)(*args)
-        return _numeric_jacobian(f, args, argnums)
+            return jacrev(f, argnums)(*args, **kwargs)
+        return _numeric_jacobian(f, args, argnums, kwargs)
     return jac_fn
 
 
-def choose_mode(f, args, argnums=0):
+def choose_mode(f, args, argnums=0, **kwargs):
     """The mode ``jacobian(mode="auto")`` takes for ``f`` at ``args``: ``"forward"`` when the
     inputs are no more than the outputs (forward needs one lane per input, reverse one per
     output), else ``"reverse"``. Evaluates ``f`` once to learn the output size."""
     spec = _Args("jacobian", args, argnums)
-    out_leaves, _ = tree_flatten(f(*args))
+    out_leaves, _ = tree_flatten(f(*args, **kwargs))
     m = sum(int(np.prod(np.shape(x))) if not isinstance(x, Tracer) else x.size
             for x in out_leaves)
     return "forward" if spec.n <= m else "reverse"
 
 
-def _numeric_jacobian(f, args, argnums):
+def _numeric_jacobian(f, args, argnums, kwargs=None):
     from . import numeric
-    spec = _Args("jacobian", args, argnums)
-    out = f(*args)
+    spec = _Args("jacobian", args, argnums, kwargs)
+    out = spec.call(f, spec.leaves)
     o_leaves, o_def = tree_flatten(out)
     per_out = [[] for _ in o_leaves]
     for k, leaf in enumerate(spec.leaves):
@@ -570,16 +577,18 @@ def _numeric_jacobian(f, args, argnums):
 
 def hessian(f, argnums=0):
     """Hessian of the scalar ``f``, forward over reverse: the gradient's tape swept once with
-    DualArray lanes flowing through it. Shape ``x.shape + x.shape``."""
+    DualArray lanes flowing through it. Shape ``x.shape + x.shape``. Keyword arguments of the
+    returned function are passed to ``f`` (not differentiated)."""
     return jacfwd(grad(f, argnums), argnums)
 
 
-def hvp(f, primals, tangents):
+def hvp(f, primals, tangents, **kwargs):
     """Hessian-vector product ``H·v`` of the scalar ``f`` at ``primals`` along ``tangents``,
     without forming ``H`` (a JVP of the reverse-mode gradient). Same structure as ``primals``.
+    Keyword arguments are passed to ``f`` (not differentiated).
     """
     if not isinstance(primals, (tuple, list)):
         raise TypeError(f"hvp: primals must be a tuple of arguments, got "
                         f"{type(primals).__name__}")
     g = grad(f, argnums=tuple(range(len(primals))))
-    return jvp(g, tuple(primals), tuple(tangents))[1]
+    return jvp(g, tuple(primals), tuple(tangents), **kwargs)[1]

@@ -160,7 +160,7 @@ def _lane_cotangent(ct, shape, dtype, lanes, n):
     return g
 
 
-def vjp(f, *primals, has_aux=False):
+def vjp(f, *primals, has_aux=False, **kwargs):
     """Vector-Jacobian product of ``f`` at ``primals``, by the reverse tape.
 
     Returns ``(out, vjp_fn)`` — or ``(out, vjp_fn, aux)`` with ``has_aux=True``, when ``f``
@@ -170,23 +170,28 @@ def vjp(f, *primals, has_aux=False):
     and get zero cotangents. ``out`` and ``aux`` come back as plain (read-only) arrays;
     ``vjp_fn`` may be called any number of times, and changing the primals or the constants
     ``f`` read in place afterwards does not change what it returns: the tape keeps its own
-    copies of the arrays it saved that others may write to.
+    copies of the arrays it saved that others may write to. Other keyword arguments are
+    passed to ``f`` (not differentiated).
     """
-    return vjp_now(f, *primals, has_aux=has_aux, keep=True)
+    return _vjp_at_new_level(f, primals, has_aux, True, kwargs)
 
 
-def vjp_now(f, *primals, has_aux=False, keep=False):
+def vjp_now(f, *primals, has_aux=False, **kwargs):
     """:func:`vjp` for a caller that calls ``vjp_fn`` before anything else runs (``jacrev``):
-    with ``keep=False`` the tape holds the arrays it saved as they are, without copying those
+    the tape holds the arrays it saved as they are, without copying those
     that others may change later."""
+    return _vjp_at_new_level(f, primals, has_aux, False, kwargs)
+
+
+def _vjp_at_new_level(f, primals, has_aux, keep, kwargs):
     level = open_level("vjp")
     try:
-        return _vjp(f, primals, has_aux, level, keep)
+        return _vjp(f, primals, has_aux, level, keep, kwargs)
     finally:
         close_level(level)
 
 
-def _vjp(f, primals, has_aux, level, keep):
+def _vjp(f, primals, has_aux, level, keep, kwargs):
     inputs, in_defs, args = [], [], []
     for p in primals:
         leaves, td = tree_flatten(p)
@@ -200,7 +205,7 @@ def _vjp(f, primals, has_aux, level, keep):
         in_defs.append(td)
         args.append(tree_unflatten(td, wrapped))
     with enable_grad():  # as in torch.func: an outer no_grad does not switch a transform off
-        res = f(*args)
+        res = f(*args, **kwargs)
     if has_aux:
         res, aux = _aux_pair("vjp", res)
     o_leaves, out_def = tree_flatten(res)
