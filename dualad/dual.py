@@ -221,8 +221,9 @@ def _wrap(ans, t, level, lanes, k):
         t = np.zeros((k,) + tuple(ans.shape), dtype=ans.dtype)
     else:
         td, ad = t.dtype, ans.dtype
-        # keep the tangent in the primal's precision (float32 stays float32)
-        if td is not ad and td != ad and ad.kind == "f" and not isinstance(t, Tracer):
+        # keep the tangent in the primal's precision (float32 stays float32), also when it is
+        # traced (a rule's constant may have promoted it)
+        if td is not ad and td != ad and ad.kind == "f":
             t = t.astype(ad)
     d = object.__new__(DualArray)
     d._primal = ans

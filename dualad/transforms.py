@@ -336,7 +336,10 @@ def _fwd_blocks(rows, spec, out_shape):
     flat = rows.reshape(rows.shape[0], -1)
     for size, off, leaf in zip(spec.sizes, spec.offsets, spec.leaves):
         block = flat[off:off + size].T  # (m, size)
-        blocks.append(block.reshape(tuple(out_shape) + tuple(leaf.shape)))
+        block = block.reshape(tuple(out_shape) + tuple(leaf.shape))
+        if block.dtype != leaf.dtype and leaf.dtype.kind == "f":
+            block = block.astype(leaf.dtype)  # derivatives take the input's dtype, as jacrev's
+        blocks.append(block)
     return blocks
 
 

@@ -130,7 +130,8 @@ class VJPFunction:
                     g = np.zeros(((k,) if lanes else ()) + shape,
                                  dtype=dtype if _is_float(dtype) else np.float64)
                 g = own(g, seen)
-                if type(g) is np.ndarray and g.dtype != dtype and _is_float(dtype):
+                if (type(g) is _ndarray or isinstance(g, Tracer)) and g.dtype != dtype and \
+                        _is_float(dtype):  # (a rule may promote: the input's dtype again)
                     g = g.astype(dtype)
                 out.append(g)
             results.append(tree_unflatten(in_def, out))
@@ -308,7 +309,8 @@ def _value_and_grad_leaves(fun, leaves, has_aux, check_out, level):
         if g is None:
             g = np.zeros(_shape(x), dtype=dtype if _is_float(dtype) else np.float64)
         g = own(g, seen)
-        if type(g) is _ndarray and g.dtype != dtype and _is_float(dtype):
+        if (type(g) is _ndarray or isinstance(g, Tracer)) and g.dtype != dtype and \
+                _is_float(dtype):  # (a rule may promote: the input's dtype again)
             g = g.astype(dtype)
         grads.append(g)
     for leaf in reached:  # leaves of this level that are not inputs keep nothing either

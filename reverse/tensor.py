@@ -454,7 +454,7 @@ class Tensor(ArrayProtocol):
                 if new is not None:
                     g = hook_result(new, g)
         g = own(g, seen)
-        if type(g) is _ndarray:
+        if type(g) is _ndarray or isinstance(g, Tracer):
             dtype = self._value.dtype
             if g.dtype != dtype and _is_float(dtype):
                 g = g.astype(dtype)
