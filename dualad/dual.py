@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import ArrayProtocol, Tracer, new_level
-from .ops.core import LIVE_LEVELS, escaped
+from .ops.core import LEVEL_INPUTS, LIVE_LEVELS, escaped
+from .ops.protocol import fit_inplace_result
 
 __all__ = ["DualArray", "USER_LEVEL"]
 
@@ -207,6 +208,34 @@ class DualArray(ArrayProtocol):
                 primals.append(a)
                 tangents.append(None)
         return primals, tangents, lanes
+
+
+    # -- in-place writes (see ArrayProtocol): this DualArray takes the result as its value -----
+    def _assign(self, new, what):
+        level = self._level
+        if isinstance(new, Tracer) and new._level > level:
+            raise TypeError(f"{what}: the result is a {type(new).__name__} of a higher level "
+                            f"than this DualArray; write x = x + y instead of an in-place op")
+        if any(s is self for s in LEVEL_INPUTS.get(level, ())):
+            raise RuntimeError(
+                f"{what}: in-place operation on an input the transform differentiates with "
+                f"respect to (as on a leaf Tensor that requires grad in reverse mode). Compute "
+                f"a new array (y = x + 1, or y = np.where(mask, value, x)) instead")
+        new = fit_inplace_result(new, tuple(self.shape), self.dtype, "DualArray", what)
+        if new.__class__ is DualArray and new._level == level:
+            _same_lanes(_Named(what), self._tangent, new._tangent)
+            self._primal, self._tangent = new._primal, new._tangent
+            self._lanes = self._lanes or new._lanes
+        else:  # nothing perturbed went in: a constant from here on
+            self._primal = new
+            self._tangent = np.zeros(self._tangent.shape, dtype=self.dtype)
+
+
+class _Named:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
 
 
 def _same_lanes(prim, t1, t2):

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .dual import DualArray
-from .ops.core import check_scalar_output
+from .ops.core import LEVEL_INPUTS, check_scalar_output
 from .ops import Tracer, check_live, close_level, mark_identity, open_level
 from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
 
@@ -218,7 +218,9 @@ def _primal_at(x, level):
 # ---------------------------------------------------------------------------------------------
 
 def _seed(leaves, tangents, level, lanes):
-    return [DualArray._new(p, t, level, lanes) for p, t in zip(leaves, tangents)]
+    seeds = [DualArray._new(p, t, level, lanes) for p, t in zip(leaves, tangents)]
+    LEVEL_INPUTS[level] = seeds
+    return seeds
 
 
 def _out_tangent(x, level, k, dtype):

@@ -87,6 +87,9 @@ _levels = itertools.count(2)  # 0 and 1 are the user levels of DualArray and Ten
 #: the transforms running now. A tracer processes an op only if its level is here (a dict
 #: lookup per op: the price of never treating an escaped tracer as a constant).
 LIVE_LEVELS: dict = {0: "a hand-built DualArray", 1: "a hand-built Tensor"}
+#: level -> the input tracers a running forward transform seeded (in-place writes to them raise,
+#: as they do on the leaf Tensors of reverse mode)
+LEVEL_INPUTS: dict = {}
 #: recently closed levels -> the transform that made them, for the error message only
 _FINISHED = collections.OrderedDict()
 _FINISHED_KEEP = 4096
@@ -119,6 +122,7 @@ def open_level(name: str) -> int:
 
 def close_level(level: int):
     """The transform that opened ``level`` has returned: its tracers are dead from now on."""
+    LEVEL_INPUTS.pop(level, None)
     name = LIVE_LEVELS.pop(level, None)
     if name is not None:
         _FINISHED[level] = name
