@@ -339,7 +339,7 @@ def _fwd_blocks(rows, spec, out_shape):
     for size, off, leaf in zip(spec.sizes, spec.offsets, spec.leaves):
         block = flat[off:off + size].T  # (m, size)
         block = block.reshape(tuple(out_shape) + tuple(leaf.shape))
-        if block.dtype != leaf.dtype and leaf.dtype.kind == "f":
+        if block.dtype != leaf.dtype and leaf.dtype.kind == "f" and block.dtype.kind == "f":
             block = block.astype(leaf.dtype)  # derivatives take the input's dtype, as jacrev's
         blocks.append(block)
     return blocks
