@@ -200,13 +200,24 @@ def _clip_impl(x, lo, hi):
     return np.minimum(np.maximum(x, lo), hi)
 
 
-#: clip: derivative 1 inside [lo, hi] (boundaries included, as PyTorch's clamp), 0 outside;
-#: a bound gets the derivative where it is the one returned
+def _tie_split(a, b, dtype):
+    """∂max(a, b)/∂a: 1 where a > b, 0.5 at a tie, 0 where a < b (the np.maximum convention)."""
+    return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(dtype)
+
+
+def _clip_dm(ans, x, lo, hi):
+    """∂ans/∂m with m = max(x, lo), ans = min(m, hi)."""
+    return _tie_split(hi, np.maximum(x, lo), np.result_type(ans))
+
+
+#: clip is minimum(maximum(x, lo), hi), and its derivative is that composition's (as in JAX):
+#: 1 inside (lo, hi), 0 outside, and where x equals a bound the derivative is split 0.5/0.5
+#: between x and that bound, whether the bound is traced or not (central differences agree)
 clip_p = elementwise(
     "numpy.clip", _clip_impl,
-    lambda ans, x, lo, hi: ((x >= lo) & (x <= hi)).astype(np.result_type(ans)),
-    lambda ans, x, lo, hi: (x < lo).astype(np.result_type(ans)),
-    lambda ans, x, lo, hi: ((x > hi) & (x >= lo)).astype(np.result_type(ans)))
+    lambda ans, x, lo, hi: _clip_dm(ans, x, lo, hi) * _tie_split(x, lo, np.result_type(ans)),
+    lambda ans, x, lo, hi: _clip_dm(ans, x, lo, hi) * _tie_split(lo, x, np.result_type(ans)),
+    lambda ans, x, lo, hi: _tie_split(np.maximum(x, lo), hi, np.result_type(ans)))
 
 
 @implements(np.clip)
