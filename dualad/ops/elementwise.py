@@ -101,6 +101,15 @@ polygamma_p = elementwise("scipy.special.polygamma", _polygamma_impl,
                           ZERO, lambda ans, n, x: polygamma_p.bind(n + 1, x))
 
 
+def _divide_dx(ans, x, y):
+    """∂(x / y)/∂x = 1 / y. A Python number y stays one (it promotes nothing, as in the primal),
+    and a Python 0 gives NumPy's ±inf, as the primal x / 0 did, not Python's ZeroDivisionError."""
+    try:
+        return 1.0 / y
+    except ZeroDivisionError:
+        return math.copysign(math.inf, y)
+
+
 def _power_dbase(ans, x, y):
     # y·x^(y-1), with the limit 0 where y == 0 (x**0 is constant even at x == 0). Only x == 0
     # needs the guard: elsewhere the plain expression is exact at y == 0 and so are its own
@@ -147,7 +156,7 @@ BINARY = {
     np.subtract: (_one, _minus_one),
     np.multiply: (lambda ans, x, y: y, lambda ans, x, y: x),
     # (ans / -y rather than -ans / y: a scalar y is negated once, not the array ans)
-    np.divide: (lambda ans, x, y: 1.0 / y, lambda ans, x, y: ans / -y),
+    np.divide: (_divide_dx, lambda ans, x, y: ans / -y),
     np.power: (_power_dbase, _power_dexp),
     np.float_power: (_power_dbase, _power_dexp),
     np.maximum: _extremum_partials(np.greater, nan_aware=False),
