@@ -110,6 +110,25 @@ class DualArray(ArrayProtocol):
         t = self._tangent if self._lanes else self._tangent[0]
         return t if isinstance(t, (np.ndarray, Tracer)) else np.asarray(t)
 
+    # reverse mode's attribute names, answered clearly (see reverse.Tensor.tangent)
+    @property
+    def grad(self):
+        self._not_reverse("grad")
+
+    @property
+    def data(self):
+        self._not_reverse("data")
+
+    def backward(self, *args, **kwargs):
+        self._not_reverse("backward")
+
+    def _not_reverse(self, name):
+        raise AttributeError(
+            f"'DualArray' object has no attribute '{name}': this is a forward-mode DualArray "
+            f"(its value is .primal, its derivative .tangent). An op on a Tensor and a "
+            f"DualArray gives a DualArray when the DualArray's transform is the inner one; "
+            f"read .{name} on the Tensor outside it")
+
     @property
     def lanes(self):
         """Whether the tangent has a leading lane axis (K directions)."""

@@ -198,6 +198,28 @@ class Tensor(ArrayProtocol):
     def _aval(self):
         return self._value
 
+    # forward mode's attribute names: a Tensor that wraps a DualArray is what a DualArray
+    # becomes inside a reverse transform (and vice versa), and plain AttributeErrors about
+    # them did not say so
+    @property
+    def tangent(self):
+        self._not_forward("tangent")
+
+    @property
+    def primal(self):
+        self._not_forward("primal")
+
+    def _not_forward(self, name):
+        inner = self._value
+        what = f"it wraps a {type(inner).__name__}, reached through .data" if \
+            isinstance(inner, Tracer) else "its value is .data"
+        raise AttributeError(
+            f"'Tensor' object has no attribute '{name}': this is a reverse-mode Tensor ({what}). "
+            f"An op on a DualArray and a Tensor gives a Tensor when the Tensor's transform "
+            f"(grad, vjp, a hand-built Tensor) is the inner one. Read .{name} on the DualArray "
+            f"that a forward transform returns, or return the DualArray from the function and "
+            f"read it outside the reverse transform")
+
     # (read off the value: ArrayProtocol's forms go through _aval(), a call more)
     @property
     def shape(self):

@@ -121,9 +121,12 @@ class ArrayProtocol(Tracer):
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
-            f"cannot convert a {type(self).__name__} to a plain ndarray: its derivative would be "
-            f"dropped. Use NumPy functions on it directly, or take .{self._value_attr} "
-            f"for the value alone")
+            f"cannot convert a {type(self).__name__} to a plain ndarray (np.asarray, np.array, "
+            f"np.asarray(x, dtype=...) or a function without a rule that converts its "
+            f"arguments): its derivative would be dropped. Inside a function being "
+            f"differentiated, leave the value as it is: NumPy functions, operators and methods "
+            f"take traced arrays directly (x.astype(float) for a cast). For its value alone, "
+            f"as a constant, take x.{self._value_attr}")
 
     _value_attr = "primal"
 
