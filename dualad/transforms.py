@@ -537,6 +537,9 @@ def jacobian(f, argnums=0, mode="auto"):
     differentiated inputs have at most as many entries as the output, reverse otherwise.
     """
     _check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
+    # built once, not per call
+    fwd = jacfwd(f, argnums) if mode in ("auto", "forward") else None
+    rev = jacrev(f, argnums) if mode in ("auto", "reverse") else None
 
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
@@ -544,9 +547,9 @@ def jacobian(f, argnums=0, mode="auto"):
         if mode == "auto":
             chosen = choose_mode(f, args, argnums, **kwargs)
         if chosen == "forward":
-            return jacfwd(f, argnums)(*args, **kwargs)
+            return fwd(*args, **kwargs)
         if chosen == "reverse":
-            return jacrev(f, argnums)(*args, **kwargs)
+            return rev(*args, **kwargs)
         return _numeric_jacobian(f, args, argnums, kwargs)
     return jac_fn
 
