@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .dual import DualArray
-from .ops.core import LEVEL_INPUTS, check_scalar_output
+from .ops.core import LEVEL_INPUTS, check_numeric_output, check_scalar_output
 from .ops import Tracer, check_live, close_level, mark_identity, open_level
 from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
 
@@ -229,6 +229,8 @@ def _out_tangent(x, level, k, dtype):
         return x._primal, x._tangent
     check_live(x)
     value = x if isinstance(x, Tracer) else np.asarray(x)
+    if not isinstance(value, Tracer):
+        check_numeric_output(value, "the forward transform", x)
     out_dtype = value.dtype if np.issubdtype(value.dtype, np.inexact) else dtype
     return value, np.zeros((k,) + tuple(value.shape), dtype=out_dtype)
 

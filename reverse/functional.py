@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from dualad.ops import Tracer, check_live, close_level, open_level
-from dualad.ops.core import check_scalar_output
+from dualad.ops.core import check_numeric_output, check_scalar_output
 from dualad.pytree import tree_flatten, tree_map, tree_unflatten
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
@@ -218,6 +218,8 @@ def _vjp(f, primals, has_aux, level, keep, kwargs):
         else:
             targets.append(None)
             value = o if isinstance(o, Tracer) else np.asarray(o)
+            if not isinstance(value, Tracer):
+                check_numeric_output(value, "vjp", o)
         avals.append((tuple(value.shape), value.dtype))
         values.append(value)
     out = tree_unflatten(out_def, [_strip(v, level) for v in values])

@@ -374,7 +374,12 @@ def _run_node_hooks(node, g, lanes):
 def hook_result(value, like):
     """A hook's replacement gradient, checked against the gradient ``like`` it replaces."""
     if not isinstance(value, Tracer):
-        value = np.asarray(value, dtype=like.dtype)
+        try:
+            value = np.asarray(value, dtype=like.dtype)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"a hook returned {type(value).__name__} {value!r:.60}, which is "
+                            f"not a gradient: return an array of shape {tuple(like.shape)} "
+                            f"(or None to keep the gradient)") from e
     if tuple(value.shape) != tuple(like.shape):
         raise RuntimeError(f"a hook returned a gradient of shape {tuple(value.shape)}; "
                            f"expected {tuple(like.shape)}")

@@ -38,3 +38,20 @@ def test_tensor_meeting_a_dualarray_says_which_is_which():
     # what does work: the derivative of x * d is d, a DualArray
     g = ad.grad(lambda x: x * d)(3.0)
     assert isinstance(g, ad.DualArray) and float(g.primal) == 2.0 and float(g.tangent) == 1.0
+
+
+@pytest.mark.parametrize("out", ["a", object(), np.array(["x", "y"])])
+def test_non_numeric_outputs_raise_in_every_transform(out):
+    x = np.ones(2)
+    for run in (lambda: ad.jacfwd(lambda v: out)(x), lambda: ad.jacrev(lambda v: out)(x),
+                lambda: ad.jvp(lambda v: out, (x,), (x,)), lambda: ad.vjp(lambda v: out, x),
+                lambda: ad.jacobian(lambda v: (v, out))(x)):
+        with pytest.raises(TypeError, match="outputs must be numbers"):  # before: zeros
+            run()
+
+
+def test_hook_returning_a_non_array_says_so():
+    x = rv.Tensor(np.ones(3), requires_grad=True)
+    x.register_hook(lambda g: "abc")
+    with pytest.raises(TypeError, match=r"a hook returned str .* shape \(3,\)"):
+        np.sum(x * 2.0).backward()

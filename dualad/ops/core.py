@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = [
     "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
-    "UnexpectedTracerError", "check_scalar_output", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
+    "UnexpectedTracerError", "check_scalar_output", "check_numeric_output", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
     "elementwise", "nondiff", "align", "unbroadcast", "shift_axis", "shape_of", "ndim_of",
     "qualname", "mark_identity", "is_identity",
 ]
@@ -474,6 +474,15 @@ def check_scalar_output(fname, out):
                     "(np.sum(f(x))) to make it a scalar, as JAX asks.")
         raise TypeError(f"{fname} needs a scalar output (shape ()), got shape {shape}.{hint} "
                         f"Use jacfwd/jacrev/jacobian or vjp for non-scalar outputs")
+
+
+def check_numeric_output(value, fname, leaf):
+    """Raise ``TypeError`` for an output ``leaf`` (``value`` is ``np.asarray(leaf)``) that holds
+    no numbers: a string or an object has no derivative, and a zero one would be made up."""
+    if value.dtype.kind not in "fciub":
+        raise TypeError(f"{fname}: f returned an output leaf of type {type(leaf).__name__} "
+                        f"(dtype {value.dtype}); outputs must be numbers or arrays of numbers "
+                        f"(pytrees of them), which have derivatives")
 
 
 def math_prod(shape):
