@@ -33,6 +33,7 @@ import importlib
 import json
 import os
 import sys
+import textwrap
 import zipfile
 
 import numpy as np
@@ -247,18 +248,19 @@ def format_report(results, settings):
         ["problem", "n", "m", "f(x)", *MODES, "auto picks", "fastest"],
         [[r["label"], r["n"], r["m"], _seconds(r["f_seconds"]),
           *[_ratio(r["times"][k]["ratio_to_f"]) for k in MODES],
-          r["auto_mode"], r["fastest_mode"] or "n/a"] for r in results], left=1)
+          r["auto_mode"], "tie" if r["within_noise"] else r["fastest_mode"] or "n/a"]
+         for r in results], left=1)
     errors = _table(
         ["problem", "ref", "max|J|", "fwd-rev", "fwd-ref", "rev-ref", "auto-ref",
-         "central-complex"],
+         "central-complex", "verdict"],
         [[r["label"], r["reference"], f"{r['jacobian_max_abs'] or 0:.3g}",
           _err(r["errors"]["forward"]["reverse"]),
           *[_err(r["error_vs_reference"][k]) for k in ("forward", "reverse", "auto")],
-          _err(r["errors"]["central"]["complex"])] for r in results], left=1)
+          _err(r["errors"]["central"]["complex"]), r["verdict"]] for r in results], left=1)
     lines = [
-        f"Jacobians (gradients when m = 1) of f: R^n -> R^m by forward mode (jacfwd), reverse "
-        f"mode (jacrev), auto (jacobian(mode='auto')) and numerical differentiation (central "
-        f"differences, complex step).",
+        _wrap(f"Jacobians (gradients when m = 1) of f: R^n -> R^m by forward mode (jacfwd), "
+              f"reverse mode (jacrev), auto (jacobian(mode='auto')) and numerical "
+              f"differentiation (central differences, complex step)."),
         "",
         f"time of one evaluation of f, and of each mode as a multiple of it (median of "
         f"{settings.repeats} repeats):",
@@ -267,12 +269,25 @@ def format_report(results, settings):
         "max |difference| between the Jacobians (ref: the numerical reference):",
         errors,
         "",
-        _auto_summary(results),
+        _wrap(_auto_summary(results)),
     ]
+    wrong = [r for r in results if r["wrong_modes"]]
+    if wrong:
+        lines += ["", _wrap("WRONG DERIVATIVES: " + "; ".join(
+            f"{r['label']}: {', '.join(r['wrong_modes'])} differs from the {r['reference']} "
+            f"reference by more than its expected accuracy" for r in wrong))]
     notes = [f"{r['label']}: {note}" for r in results for note in r["notes"]]
     if notes:
-        lines += ["", "notes:"] + [f"  {note}" for note in notes]
+        lines += ["", "notes:"] + [_wrap(note, "  ") for note in notes]
     return "\n".join(lines)
+
+
+#: the report fits a terminal of this many columns
+WIDTH = 100
+
+
+def _wrap(text, indent=""):
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
 
 
 def _auto_summary(results):
@@ -282,8 +297,9 @@ def _auto_summary(results):
     if not rated:
         return "auto: reverse mode was not available, so its pick could not be rated."
     misses = [r for r in rated if not r["auto_was_fastest"]]
+    ties = sum(r["within_noise"] for r in rated)
     line = f"auto picked the faster AD mode in {len(rated) - len(misses)} of {len(rated)} " \
-           f"problems"
+           f"problems" + (f" ({ties} within the timing noise)" if ties else "")
     if not misses:
         return line + "."
     details = []
@@ -423,7 +439,8 @@ def compare(args):
         print(json.dumps(document(results, settings), indent=2, allow_nan=False))
     else:
         print(format_report(results, settings))
-    return 0
+    # a wrong derivative is a failure a script must see
+    return 1 if any(r["wrong_modes"] for r in results) else 0
 
 
 _BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

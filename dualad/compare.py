@@ -36,13 +36,18 @@ present (``null`` where a value does not apply)::
           "available": {MODE: true|false},
           "auto_mode": "reverse",       # what jacobian(mode="auto") picks
           "fastest_mode": "reverse",    # the faster of forward and reverse
-          "auto_was_fastest": true,
+          "auto_was_fastest": true,     # (also true when the two are within the noise)
+          "within_noise": false,        # forward and reverse differ by less than their noise
+          "noise_seconds": {MODE: float|null},  # half the range of each mode's timed runs
           "reference": "complex",       # the numerical reference: "complex" or "central"
           "errors": {MODE: {MODE: float|null}},   # max |J_a - J_b|, symmetric
           "error_vs_reference": {MODE: float|null},
           "jacobian_max_abs": 2300.5,   # scale for the errors: max |J|
           "value": 11.65 | [...] | null,  # f(x), a number or nested lists, if <= 64 entries
           "jacobian": [[...]] | null,   # the forward-mode Jacobian, m x n, if <= 64 entries
+          "wrong_modes": ["reverse"],   # AD modes off the reference by more than its accuracy
+          "verdict": "ok" | "WRONG: reverse",   # what the table shows; `compare` exits 1 if
+                                        # any problem's verdict is not "ok"
           "notes": ["..."]              # e.g. why the complex step was not available
       }]
     }
@@ -80,6 +85,11 @@ _SMALL = 64
 #: differences, relative to max |J|: central differences are good to about ε^(2/3) ≈ 4e-11 of
 #: f's scale, so this leaves room for badly scaled f, while a non-analytic f is off by O(1)
 _AGREE = 1e-5
+#: how far an AD mode may be from the reference, relative to 1 + max |J|, before it is called
+#: wrong: the reference's own accuracy with a wide margin (the complex step is exact to rounding;
+#: central differences to ~4e-11 on well-scaled functions, 1e-6 leaves room for curvature),
+#: while a rule off by 0.1% is off by 1e-3
+EXPECTED_ACCURACY = {"complex": 1e-9, "central": 1e-6}
 
 
 class CompareError(Exception):
@@ -288,7 +298,13 @@ def _small(a):
 
 
 def median_seconds(fn, first, settings):
-    """Median seconds per call of ``fn()`` over ``settings.repeats`` timed runs.
+    """Median seconds per call of ``fn()`` over ``settings.repeats`` timed runs."""
+    return timed_seconds(fn, first, settings)[0]
+
+
+def timed_seconds(fn, first, settings):
+    """``(median, noise)`` seconds per call of ``fn()`` over ``settings.repeats`` timed runs;
+    ``noise`` is half the range of the runs (0 with one run).
 
     ``first`` is how long the untimed first call took: it sets how many calls each run makes
     (enough to last ``settings.min_time``), so a slow measurement is not repeated to calibrate
@@ -307,7 +323,7 @@ def median_seconds(fn, first, settings):
     finally:
         if gc_was_on:
             gc.enable()
-    return statistics.median(runs)
+    return statistics.median(runs), (max(runs) - min(runs)) / 2
 
 
 def measure(case, settings):
@@ -322,7 +338,7 @@ def _measure(case, settings):
     out = evaluate(case)
     f_time = median_seconds(lambda: case.f(*case.args), time.perf_counter() - t0, settings)
     n, m = sum(a.size for a in case.args), out.size
-    jacs, times, notes = {}, {}, []
+    jacs, times, noise, notes = {}, {}, {}, []
     for mode, thunk in _mode_thunks(case, m).items():
         settings.progress(f"{case.label}: {mode}")
         t0 = time.perf_counter()
@@ -330,8 +346,8 @@ def _measure(case, settings):
         first = time.perf_counter() - t0
         if note:
             notes.append(note)
-        times[mode] = median_seconds(thunk, first, settings) if jacs[mode] is not None \
-            else None
+        times[mode], noise[mode] = timed_seconds(thunk, first, settings) \
+            if jacs[mode] is not None else (None, None)
     reference = _pick_reference(jacs, notes)
     try:
         auto_mode = choose_mode(case.f, case.args, tuple(range(len(case.args))))
@@ -339,8 +355,16 @@ def _measure(case, settings):
         raise CompareError(f"{case.label}: choose_mode failed: {_describe(e)}") from None
     ad_times = {k: times[k] for k in AD_MODES if times[k] is not None}
     fastest = min(ad_times, key=ad_times.get) if ad_times else None
+    # forward and reverse within each other's measured noise: neither is faster, and auto's
+    # pick cannot have missed
+    tie = len(ad_times) == 2 and abs(times["forward"] - times["reverse"]) <= \
+        noise["forward"] + noise["reverse"]
     errors = {a: {b: _max_abs_diff(jacs[a], jacs[b]) for b in MODES} for a in MODES}
     best = jacs["forward"]  # never None: a forward failure is a CompareError
+    scale = 1.0 + (float(np.max(np.abs(jacs[reference]))) if jacs[reference].size else 0.0)
+    allowed = EXPECTED_ACCURACY[reference] * scale
+    wrong = [k for k in AD_MODES + ("auto",) if jacs[k] is not None and
+             (errors[k][reference] is None or errors[k][reference] > allowed)]
     return {
         "label": case.label, "problem": case.problem, "description": case.description,
         "n": int(n), "m": int(m), "shapes": [list(a.shape) for a in case.args],
@@ -351,12 +375,16 @@ def _measure(case, settings):
                   for k in MODES},
         "available": {k: jacs[k] is not None for k in MODES},
         "auto_mode": auto_mode, "fastest_mode": fastest,
-        "auto_was_fastest": auto_mode == fastest,
+        "auto_was_fastest": auto_mode == fastest or tie,
+        "within_noise": tie,
+        "noise_seconds": noise,
         "reference": reference,
         "errors": errors,
         "error_vs_reference": {k: errors[k][reference] for k in MODES},
         "jacobian_max_abs": _finite(float(np.max(np.abs(best)))) if best.size else 0.0,
         "value": _small(out), "jacobian": _small(best),
+        "wrong_modes": wrong,
+        "verdict": "WRONG: " + ", ".join(wrong) if wrong else "ok",
         "notes": notes,
     }
 

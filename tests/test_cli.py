@@ -15,7 +15,7 @@ MODES = ["forward", "reverse", "auto", "central", "complex"]
 PROBLEM_KEYS = {"label", "problem", "description", "n", "m", "shapes", "kind", "f_seconds",
                 "times", "available", "auto_mode", "fastest_mode", "auto_was_fastest",
                 "reference", "errors", "error_vs_reference", "jacobian_max_abs", "value",
-                "jacobian", "notes"}
+                "jacobian", "notes", "wrong_modes", "verdict", "within_noise", "noise_seconds"}
 
 USER_MODULE = '''
 import numpy as np
@@ -48,6 +48,14 @@ def angle(x):
 
 def kink(x):
     return np.abs(x - 0.5) * x
+
+from dualad.ops import Primitive
+# a primitive whose rules are off by 1%: its Jacobian must be called wrong
+_bad_sin = Primitive("bad_sin", np.sin, jvp=lambda ts, ans, x: ts[0] * (np.cos(x) * 1.01),
+                     vjp=lambda i, g, ans, x: g * (np.cos(x) * 1.01))
+
+def wrong(x):
+    return _bad_sin.bind(x) * 2.0
 
 not_callable = 3
 '''
@@ -96,7 +104,7 @@ def test_default_run_prints_every_mode_and_the_auto_pick():
     # the seed row ends "auto picks, fastest": auto picks reverse (2 inputs, 1 output)
     seed_row = next(line for line in out.splitlines() if line.startswith("seed "))
     assert seed_row.split()[-2] == "reverse"
-    assert seed_row.split()[-1] in ("forward", "reverse")
+    assert seed_row.split()[-1] in ("forward", "reverse", "tie")
     # the error table uses the complex step as reference for these analytic functions
     assert "complex" in next(line for line in out.splitlines()[::-1]
                              if line.startswith("seed "))
@@ -125,7 +133,7 @@ def test_json_seed_gradient_and_agreement():
         assert t["seconds"] > 0 and t["ratio_to_f"] == pytest.approx(t["seconds"] /
                                                                    p["f_seconds"])
     assert p["fastest_mode"] in ("forward", "reverse")
-    assert p["auto_was_fastest"] == (p["fastest_mode"] == "reverse")
+    assert p["auto_was_fastest"] == (p["fastest_mode"] == "reverse" or p["within_noise"])
 
 
 def test_json_builtin_problems_show_each_modes_side():
@@ -334,3 +342,26 @@ def test_no_command_prints_help_and_exits_2():
     res = subprocess.run([sys.executable, "-m", "dualad"], cwd=ROOT, capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 2 and "compare" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_wrong_derivative_is_flagged_and_exits_1(usermod):
+    res = run("usermod:wrong", "--shape", "3", "--quick", pythonpath=[usermod])
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    row = next(line for line in res.stdout.splitlines() if line.startswith("usermod:wrong") and
+               "WRONG" in line)
+    assert "forward" in row and "reverse" in row
+    assert "WRONG DERIVATIVES" in res.stdout
+    res = run("usermod:wrong", "--shape", "3", "--quick", "--json", pythonpath=[usermod])
+    assert res.returncode == 1
+    p = json.loads(res.stdout)["problems"][0]
+    assert p["wrong_modes"] == ["forward", "reverse", "auto"]
+    assert p["verdict"].startswith("WRONG")
+    # a right one: verdict ok, exit 0
+    res = run("usermod:sinsum", "--shape", "3", "--quick", "--json", pythonpath=[usermod])
+    assert res.returncode == 0 and json.loads(res.stdout)["problems"][0]["verdict"] == "ok"
+
+
+def test_report_fits_100_columns(usermod):
+    res = run("--quick")
+    assert res.returncode == 0
+    assert max(len(line) for line in res.stdout.splitlines()) <= 100
