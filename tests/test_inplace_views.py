@@ -122,3 +122,18 @@ def test_hand_built_tensor_view_write_raises_and_plain_write_works():
         x.T[0] = 1.0
     x[0, 1] = 9.0
     assert x.data[0, 1] == 9.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("make_copy", [lambda v: v.copy(), lambda v: np.copy(v),
+                                       lambda v: v.astype(v.dtype), lambda v: np.array(v)
+                                       if isinstance(v, np.ndarray) else v.copy()])
+def test_a_copy_is_a_new_array(mode, make_copy):
+    # writes into a copy must not reach the original (copy() used to return the tracer itself)
+    def f(v):
+        r = make_copy(v)
+        r[0] = 5.0
+        return np.sum(r * v)
+    value, g = ad.value_and_grad(f, mode=mode)(X)
+    np.testing.assert_allclose(value, f(X.copy()))
+    np.testing.assert_allclose(g, ad.numeric.gradient(f, X), rtol=1e-6, atol=1e-8)

@@ -439,7 +439,8 @@ class ArrayProtocol(Tracer):
         return np.conjugate(self)
 
     def copy(self):
-        return self
+        """A new array (a new tracer): writes into it do not reach this one."""
+        return np.positive(self)
 
     def argmax(self, axis=None, keepdims=False):
         return np.argmax(self._plain_value(), axis=axis, keepdims=keepdims)
@@ -454,4 +455,5 @@ class ArrayProtocol(Tracer):
         return np.all(self._plain_value(), axis=axis, keepdims=keepdims)
 
     def astype(self, dtype, copy=True):
-        return astype(self, dtype)
+        out = astype(self, dtype)
+        return np.positive(out) if copy and out is self else out
