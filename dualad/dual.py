@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import ArrayProtocol, Tracer, new_level
-from .ops.core import LEVEL_INPUTS, LIVE_LEVELS, escaped
+from .ops.core import LEVEL_INPUTS, LIVE_LEVELS, escaped, rule_zero_division
 from .ops.protocol import fit_inplace_result
 
 __all__ = ["DualArray", "USER_LEVEL"]
@@ -177,7 +177,10 @@ class DualArray(ArrayProtocol):
             ans = impl(pa, pb)
             if jvp is None:
                 return self._no_rule(prim, ans)
-            t = jvp((ta, tb), ans, pa, pb)
+            try:  # (free in CPython 3.11 when nothing is raised)
+                t = jvp((ta, tb), ans, pa, pb)
+            except ZeroDivisionError as e:
+                raise ZeroDivisionError(rule_zero_division("JVP", prim.name)) from e
         else:
             if len(args) == 1:
                 primals = (self._primal,)
@@ -187,7 +190,10 @@ class DualArray(ArrayProtocol):
             ans = prim.impl(*primals, **kwargs)
             if jvp is None:
                 return self._no_rule(prim, ans)
-            t = jvp(tangents, ans, *primals, **kwargs)
+            try:
+                t = jvp(tangents, ans, *primals, **kwargs)
+            except ZeroDivisionError as e:
+                raise ZeroDivisionError(rule_zero_division("JVP", prim.name)) from e
         if t.__class__ is _ndarray and t.dtype is ans.dtype and not prim.multiple_results:
             d = object.__new__(DualArray)  # DualArray._new inlined: one call less per op
             d._primal = ans

@@ -43,6 +43,7 @@ import traceback
 import numpy as np
 
 from dualad.ops import ZERO, Tracer
+from dualad.ops.core import rule_zero_division
 
 from .saving import Meta
 
@@ -156,6 +157,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     # axis (the partials of an elementwise entry of one or two arguments, or a vjp_plain):
     # most nodes of a plain backward. Everything else takes _general.
     lean = not (lanes or create_graph or anomaly)
+    node = None
     try:
         for target, g in seeds:
             _send(target, g, heap, leaves)
@@ -236,12 +238,14 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                 node.nargs = -1
                 node.a0 = node.a1 = node.arest = node.ans = node.kwargs = None
             g = None
-    except BaseException:
+    except BaseException as e:
         # leave no half-summed cotangents behind for the next sweep
         for _, waiting in heap:
             waiting.gout = None
         for leaf in leaves:
             leaf._gacc = None
+        if isinstance(e, ZeroDivisionError) and node is not None:
+            raise ZeroDivisionError(rule_zero_division("VJP", node.prim.name)) from e
         raise
     return leaves
 

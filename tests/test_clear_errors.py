@@ -55,3 +55,17 @@ def test_hook_returning_a_non_array_says_so():
     x.register_hook(lambda g: "abc")
     with pytest.raises(TypeError, match=r"a hook returned str .* shape \(3,\)"):
         np.sum(x * 2.0).backward()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_zero_division_inside_a_rule_names_the_op(mode, monkeypatch):
+    # a rule computing with Python numbers may divide by a Python zero: the error names the op
+    from dualad.ops import UFUNC_RULES
+    mul = UFUNC_RULES[np.multiply]
+    monkeypatch.setattr(mul, "derivs", (lambda ans, x, y: y / 0, mul.derivs[1]))
+
+    def jvp(ts, ans, x, y):
+        return ts[0] * (y / 0)
+    monkeypatch.setattr(mul, "jvp", jvp)
+    with pytest.raises(ZeroDivisionError, match="rule of numpy.multiply divided by zero"):
+        ad.grad(lambda x: x * 2.0, mode=mode)(1.0)

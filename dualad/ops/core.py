@@ -476,6 +476,14 @@ def check_scalar_output(fname, out):
                         f"Use jacfwd/jacrev/jacobian or vjp for non-scalar outputs")
 
 
+def rule_zero_division(kind, name):
+    """The message for Python's ZeroDivisionError raised inside the ``kind`` ("JVP"/"VJP") rule
+    of the primitive ``name``."""
+    return (f"the {kind} rule of {name} divided by zero (Python numbers divide with "
+            f"ZeroDivisionError where NumPy gives inf or nan): pass the constant as a NumPy "
+            f"value, e.g. np.float64(0.0), or avoid the singular point")
+
+
 def check_numeric_output(value, fname, leaf):
     """Raise ``TypeError`` for an output ``leaf`` (``value`` is ``np.asarray(leaf)``) that holds
     no numbers: a string or an object has no derivative, and a zero one would be made up."""
