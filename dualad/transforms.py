@@ -357,19 +357,19 @@ def _forward_jacobian(f, spec, chunk, has_aux, fname):
     per_out = None
     out = aux = o_def = None
     for a, b in chunks:
+        # (closed when the pass is done; a pass that raises leaves its level live, which only
+        # forgoes the escaped-tracer check for its tracers)
         level = open_level(fname)
-        try:
-            seeds = _identity_lanes(a, b, spec.sizes, spec.offsets, shapes, dtype)
-            res = spec.call(f, _seed(spec.leaves, seeds, level, True))
-            res, aux_c = _split_aux(fname, res, has_aux)
-            o_leaves, o_def = tree_flatten(res)
-            pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
-            if per_out is None:
-                per_out = [[] for _ in pairs]
-                out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
-                aux = _plain_tree(aux_c, level) if has_aux else None
-        finally:
-            close_level(level)
+        seeds = _identity_lanes(a, b, spec.sizes, spec.offsets, shapes, dtype)
+        res = spec.call(f, _seed(spec.leaves, seeds, level, True))
+        res, aux_c = _split_aux(fname, res, has_aux)
+        o_leaves, o_def = tree_flatten(res)
+        pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
+        if per_out is None:
+            per_out = [[] for _ in pairs]
+            out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
+            aux = _plain_tree(aux_c, level) if has_aux else None
+        close_level(level)
         for acc, (_, t) in zip(per_out, pairs):
             acc.append(t)
     jacs = []
