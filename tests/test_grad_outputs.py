@@ -46,7 +46,7 @@ def test_complex_output_raises_in_reverse_grad():
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("out", ["a", np.str_("b"), None, object()])
 def test_non_numeric_output_raises(mode, out):
-    with pytest.raises(TypeError, match="grad needs a"):
+    with pytest.raises(TypeError, match="grad needs a|outputs must be numbers"):
         ad.grad(lambda x: out, mode=mode)(3.0)
 
 
