@@ -337,7 +337,8 @@ def _fwd_blocks(rows, spec, out_shape):
     """Split ``rows`` (``(n, *out_shape)``, one row per input entry) into one Jacobian per input
     leaf, each of shape ``out_shape + leaf.shape``."""
     blocks = []
-    flat = rows.reshape(rows.shape[0], -1)
+    # (the size spelled out: -1 cannot be inferred when there are no rows, an empty input)
+    flat = rows.reshape(rows.shape[0], math.prod(rows.shape[1:]))
     for size, off, leaf in zip(spec.sizes, spec.offsets, spec.leaves):
         block = flat[off:off + size].T  # (m, size)
         block = block.reshape(tuple(out_shape) + tuple(leaf.shape))
@@ -518,7 +519,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False):
         for o, off, size in zip(o_leaves, o_offsets, o_sizes):
             per_leaf = []
             for acc, leaf in zip(rows, spec.leaves):
-                full = acc[0] if len(acc) == 1 else np.concatenate(acc, axis=0)
+                full = (acc[0] if len(acc) == 1 else np.concatenate(acc, axis=0)) if m else None
                 per_leaf.append(full[off:off + size] if m else
                                 np.zeros((0,) + tuple(leaf.shape), dtype=dtype))
             jacs.append(spec.structure(_rev_blocks(per_leaf, spec, o.shape)))

@@ -21,3 +21,14 @@ def test_transform_built_once(monkeypatch, mode, name):
     for _ in range(3):
         np.testing.assert_allclose(jac(x), 2 * x)
     assert len(made) <= 1
+
+
+@pytest.mark.parametrize("jac", [ad.jacfwd, ad.jacrev, ad.jacobian])
+def test_empty_inputs_and_outputs(jac):
+    # shapes out.shape + x.shape with a zero somewhere (before: reshape/concatenate errors)
+    assert jac(lambda v: v * 2.0)(np.ones(0)).shape == (0, 0)
+    assert jac(lambda v: v[:0])(np.ones(3)).shape == (0, 3)
+    assert jac(lambda v: np.sum(v))(np.ones(0)).shape == (0,)
+    j = jac(lambda v: np.ones((2, 0)) @ v[:0])(np.ones(3))
+    np.testing.assert_array_equal(j, np.zeros((2, 3)))
+    assert ad.hessian(lambda v: np.sum(v ** 3))(np.ones(0)).shape == (0, 0)
