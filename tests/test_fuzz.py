@@ -65,6 +65,14 @@ UNARY = {
     "where": lambda x: np.where(_mask(np.shape(x)), x * x, np.cos(x)),
     "setitem": lambda x: _setitem(x),
     "iadd": lambda x: _iadd(x),
+    "max": lambda x: np.max(x, axis=-1) if np.ndim(x) else x,
+    "sort": lambda x: np.sort(x, axis=-1) if np.ndim(x) else x,
+    "var": lambda x: np.var(x, axis=-1) if np.ndim(x) and np.shape(x)[-1] > 1 else x,
+    "std": lambda x: np.std(x * x + 1.0),
+    "clip": lambda x: np.clip(x, -1.05, 1.05),
+    "norm": lambda x: np.linalg.norm(x + 3.0),
+    "einsum": lambda x: np.einsum("...i,...i->...", x, np.sin(x)) if np.ndim(x) else x,
+    "square_matrix": lambda x: _square(x),
 }
 
 BINARY = {
@@ -77,6 +85,15 @@ BINARY = {
     "hypot": lambda a, b: np.hypot(a, b * b + 0.5),
     "maximum_shift": lambda a, b: np.maximum(a, b + 10.0),  # never a tie: b + 10 wins
 }
+
+
+def _square(x):
+    """inv, solve and det of a well-conditioned matrix built from x (any shape)."""
+    v = np.ravel(x)[:2]
+    if np.shape(v) != (2,):
+        return x
+    m = np.outer(v, np.cos(v)) + 3.0 * np.eye(2)
+    return np.linalg.inv(m) @ np.linalg.solve(m, v) * np.linalg.det(m)
 
 
 def _mask(shape):
