@@ -495,7 +495,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False):
         rv = _reverse()
         spec = _Args("jacrev", args, argnums, kwargs)
         res = rv.functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves,
-                                    has_aux=has_aux)
+                                    has_aux=has_aux, name="jacrev")
         out, vjp_fn = res[0], res[1]
         o_leaves, o_def = tree_flatten(out)
         o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]

@@ -174,18 +174,18 @@ def vjp(f, *primals, has_aux=False, **kwargs):
     copies of the arrays it saved that others may write to. Other keyword arguments are
     passed to ``f`` (not differentiated).
     """
-    return _vjp_at_new_level(f, primals, has_aux, True, kwargs)
+    return _vjp_at_new_level(f, primals, has_aux, True, kwargs, "vjp")
 
 
-def vjp_now(f, *primals, has_aux=False, **kwargs):
+def vjp_now(f, *primals, has_aux=False, name="vjp"):
     """:func:`vjp` for a caller that calls ``vjp_fn`` before anything else runs (``jacrev``):
-    the tape holds the arrays it saved as they are, without copying those
-    that others may change later."""
-    return _vjp_at_new_level(f, primals, has_aux, False, kwargs)
+    the tape holds the arrays it saved as they are, without copying those that others may
+    change later. ``name`` is the transform escaped-tracer errors name."""
+    return _vjp_at_new_level(f, primals, has_aux, False, {}, name)
 
 
-def _vjp_at_new_level(f, primals, has_aux, keep, kwargs):
-    level = open_level("vjp")
+def _vjp_at_new_level(f, primals, has_aux, keep, kwargs, name):
+    level = open_level(name)
     try:
         return _vjp(f, primals, has_aux, level, keep, kwargs)
     finally:
