@@ -34,7 +34,8 @@ import numpy as np
 
 __all__ = [
     "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
-    "UnexpectedTracerError", "check_scalar_output", "check_numeric_output", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
+    "UnexpectedTracerError", "check_scalar_output", "check_numeric_output", "rule_zero_division",
+    "LEVEL_INPUTS", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
     "elementwise", "nondiff", "align", "unbroadcast", "shift_axis", "shape_of", "ndim_of",
     "qualname", "mark_identity", "is_identity",
 ]
