@@ -234,7 +234,6 @@ class DualArray(ArrayProtocol):
                 tangents.append(None)
         return primals, tangents, lanes
 
-
     # -- in-place writes (see ArrayProtocol): this DualArray takes the result as its value -----
     def _assign(self, new, what):
         level = self._level
@@ -248,19 +247,12 @@ class DualArray(ArrayProtocol):
                 f"a new array (y = x + 1, or y = np.where(mask, value, x)) instead")
         new = fit_inplace_result(new, tuple(self.shape), self.dtype, "DualArray", what)
         if new.__class__ is DualArray and new._level == level:
-            _same_lanes(_Named(what), self._tangent, new._tangent)
+            # (new came from an op on self, which checked that the lanes agree)
             self._primal, self._tangent = new._primal, new._tangent
             self._lanes = self._lanes or new._lanes
         else:  # nothing perturbed went in: a constant from here on
             self._primal = new
             self._tangent = np.zeros(self._tangent.shape, dtype=self.dtype)
-
-
-class _Named:
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
 
 
 def _same_lanes(prim, t1, t2):
