@@ -14,6 +14,7 @@ from . import numeric, ops
 from .checking import check_grads
 from .custom import custom_jvp, custom_vjp
 from .dual import DualArray
+from .ops.core import UnexpectedTracerError
 from .ops.special import logsumexp
 from .transforms import (MEMORY_BUDGET, choose_mode, elementwise_grad, grad, hessian, hvp, jacfwd,
                          jacobian, jacrev, jvp, value_and_grad)
@@ -28,7 +29,8 @@ __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacre
            "hessian", "hvp", "choose_mode", "logsumexp", "numeric", "check_grads", "tree_flatten",
            "tree_unflatten", "tree_map", "MEMORY_BUDGET", "ops", "custom_jvp", "custom_vjp",
            "elementwise_grad", "trace", "jit", "Program", "jacobian_sparsity",
-           "hessian_sparsity", "sparse_jacobian", "sparse_hessian"]
+           "hessian_sparsity", "sparse_jacobian", "sparse_hessian",
+           "UnexpectedTracerError"]
 __version__ = "0.1.0"
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import ArrayProtocol, Tracer, new_level
+from .ops.core import LEVEL_INPUTS, LIVE_LEVELS, escaped, rule_zero_division
+from .ops.protocol import fit_inplace_result
 
 __all__ = ["DualArray", "USER_LEVEL"]
 
@@ -112,6 +114,25 @@ class DualArray(ArrayProtocol):
         t = self._tangent if self._lanes else self._tangent[0]
         return t if isinstance(t, (np.ndarray, Tracer)) else np.asarray(t)
 
+    # reverse mode's attribute names, answered clearly (see reverse.Tensor.tangent)
+    @property
+    def grad(self):
+        self._not_reverse("grad")
+
+    @property
+    def data(self):
+        self._not_reverse("data")
+
+    def backward(self, *args, **kwargs):
+        self._not_reverse("backward")
+
+    def _not_reverse(self, name):
+        raise AttributeError(
+            f"'DualArray' object has no attribute '{name}': this is a forward-mode DualArray "
+            f"(its value is .primal, its derivative .tangent). An op on a Tensor and a "
+            f"DualArray gives a DualArray when the DualArray's transform is the inner one; "
+            f"read .{name} on the Tensor outside it")
+
     @property
     def lanes(self):
         """Whether the tangent has a leading lane axis (K directions)."""
@@ -138,6 +159,8 @@ class DualArray(ArrayProtocol):
     # -- forward mode: one JVP rule call for all lanes -----------------------------------------
     def _process(self, prim, args, kwargs):
         level = self._level
+        if level not in LIVE_LEVELS:
+            raise escaped(self)
         lanes = self._lanes
         jvp = prim.jvp
         # binary arithmetic is the scalar hot path: unrolled, no tuples rebuilt, no star-calls
@@ -158,7 +181,10 @@ class DualArray(ArrayProtocol):
             ans = impl(pa, pb)
             if jvp is None:
                 return self._no_rule(prim, ans)
-            t = jvp((ta, tb), ans, pa, pb)
+            try:  # (free in CPython 3.11 when nothing is raised)
+                t = jvp((ta, tb), ans, pa, pb)
+            except ZeroDivisionError as e:
+                raise ZeroDivisionError(rule_zero_division("JVP", prim.name)) from e
         else:
             if len(args) == 1:
                 primals = (self._primal,)
@@ -168,7 +194,10 @@ class DualArray(ArrayProtocol):
             ans = prim.impl(*primals, **kwargs)
             if jvp is None:
                 return self._no_rule(prim, ans)
-            t = jvp(tangents, ans, *primals, **kwargs)
+            try:
+                t = jvp(tangents, ans, *primals, **kwargs)
+            except ZeroDivisionError as e:
+                raise ZeroDivisionError(rule_zero_division("JVP", prim.name)) from e
         if t.__class__ is _ndarray and t.dtype is ans.dtype and not prim.multiple_results:
             d = object.__new__(DualArray)  # DualArray._new inlined: one call less per op
             d._primal = ans
@@ -209,6 +238,26 @@ class DualArray(ArrayProtocol):
                 tangents.append(None)
         return primals, tangents, lanes
 
+    # -- in-place writes (see ArrayProtocol): this DualArray takes the result as its value -----
+    def _assign(self, new, what):
+        level = self._level
+        if isinstance(new, Tracer) and new._level > level:
+            raise TypeError(f"{what}: the result is a {type(new).__name__} of a higher level "
+                            f"than this DualArray; write x = x + y instead of an in-place op")
+        if any(s is self for s in LEVEL_INPUTS.get(level, ())):
+            raise RuntimeError(
+                f"{what}: in-place operation on an input the transform differentiates with "
+                f"respect to (as on a leaf Tensor that requires grad in reverse mode). Compute "
+                f"a new array (y = x + 1, or y = np.where(mask, value, x)) instead")
+        new = fit_inplace_result(new, tuple(self.shape), self.dtype, "DualArray", what)
+        if new.__class__ is DualArray and new._level == level:
+            # (new came from an op on self, which checked that the lanes agree)
+            self._primal, self._tangent = new._primal, new._tangent
+            self._lanes = self._lanes or new._lanes
+        else:  # nothing perturbed went in: a constant from here on
+            self._primal = new
+            self._tangent = np.zeros(self._tangent.shape, dtype=self.dtype)
+
 
 def _same_lanes(prim, t1, t2):
     # NumPy would broadcast 1 lane against K silently: refuse instead
@@ -222,8 +271,9 @@ def _wrap(ans, t, level, lanes, k):
         t = np.zeros((k,) + tuple(ans.shape), dtype=ans.dtype)
     else:
         td, ad = t.dtype, ans.dtype
-        # keep the tangent in the primal's precision (float32 stays float32)
-        if td is not ad and td != ad and ad.kind == "f" and not isinstance(t, Tracer):
+        # keep the tangent in the primal's precision (float32 stays float32), also when it is
+        # traced (a rule's constant may have promoted it); a real primal keeps a real tangent
+        if td is not ad and td != ad and ad.kind == "f":
             t = (np.real(t) if td.kind == "c" else t).astype(ad)
     d = object.__new__(DualArray)
     d._primal = ans

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import parallel
 from .dual import DualArray
-from .ops import Tracer, mark_identity, new_level
+from .ops.core import LEVEL_INPUTS, check_numeric_output, check_scalar_output
+from .ops import Tracer, check_live, close_level, mark_identity, open_level
 from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
 
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
@@ -50,6 +51,7 @@ def as_leaf(x, what):
     if type(x) is np.ndarray and x.dtype.kind == "f":  # the common case, checked first
         return x
     if isinstance(x, Tracer):
+        check_live(x)
         dtype = x.dtype
     else:
         if isinstance(x, bool) or isinstance(x, (int, np.integer)) and not isinstance(x, float):
@@ -71,15 +73,19 @@ def _name(what):
 
 
 class _Args:
-    """The arguments of one transform call, split into differentiated leaves and the rest."""
+    """The arguments of one transform call, split into differentiated leaves and the rest.
 
-    def __init__(self, fname, args, argnums):
+    ``kwargs`` are passed to ``f`` as they are: only positional arguments are differentiated.
+    """
+
+    def __init__(self, fname, args, argnums, kwargs=None):
+        self.kwargs = kwargs or None
         n = len(args)
         if n == 1 and argnums == 0 and type(argnums) is int:  # f(x) of one float array: most calls
             x = args[0]
             if type(x) is _ndarray and x.dtype.kind == "f":
                 self.nums, self.single, self.args, self.leaves = (0,), True, args, [x]
-                self._treedef, self.flat = None, True
+                self._treedef, self.flat, self._order = None, True, None
                 return
         if type(argnums) is int and -n <= argnums < n:  # one argument: most calls
             nums, self.single = (argnums % n,), True
@@ -98,6 +104,13 @@ class _Args:
                     raise ValueError(f"{fname}: argnums {argnums!r} out of range for "
                                      f"{n} positional argument(s)")
             nums = tuple(a % n for a in nums)
+        self._order = None
+        if len(set(nums)) != len(nums):
+            # argnums=(0, 0): differentiate each argument once, and hand its derivative back
+            # at every place it was asked for (as JAX does)
+            unique = tuple(dict.fromkeys(nums))
+            self._order = tuple(unique.index(a) for a in nums)
+            nums = unique
         self.nums = nums
         self.args = args
         chosen = tuple(args[i] for i in nums)
@@ -146,17 +159,32 @@ class _Args:
         rebuilt = new_leaves if self.flat else tree_unflatten(self.treedef, new_leaves)
         for j, i in enumerate(self.nums):
             args[i] = rebuilt[j]
-        return f(*args)
+        kwargs = self.kwargs
+        return f(*args, **kwargs) if kwargs else f(*args)
 
     def structure(self, leaves):
         """Leaves arranged like the differentiated arguments (one argnum: that argument)."""
         if self.flat:
-            return leaves[0] if self.single else tuple(leaves)
-        tree = tree_unflatten(self.treedef, leaves)
-        return tree[0] if self.single else tree
+            tree = tuple(leaves)
+        else:
+            tree = tree_unflatten(self.treedef, leaves)
+        if self.single:
+            return tree[0]
+        if self._order is not None:  # a repeated argnum: its derivative again, as a copy
+            firsts = set()
+            out = []
+            for j in self._order:
+                out.append(tree[j] if j not in firsts else tree_map(_copy_leaf, tree[j]))
+                firsts.add(j)
+            tree = tuple(out)
+        return tree
 
     def dtype(self):
         return np.result_type(*[x.dtype for x in self.leaves]) if self.leaves else np.float64
+
+
+def _copy_leaf(x):
+    return x.copy() if type(x) is _ndarray else x
 
 
 def _split_aux(fname, out, has_aux):
@@ -182,6 +210,7 @@ def _as_arrays(tree):
 def _primal_at(x, level):
     while isinstance(x, DualArray) and x._level >= level:
         x = x._primal
+    check_live(x)
     return x if isinstance(x, Tracer) else np.asarray(x)
 
 
@@ -190,19 +219,24 @@ def _primal_at(x, level):
 # ---------------------------------------------------------------------------------------------
 
 def _seed(leaves, tangents, level, lanes):
-    return [DualArray._new(p, t, level, lanes) for p, t in zip(leaves, tangents)]
+    seeds = [DualArray._new(p, t, level, lanes) for p, t in zip(leaves, tangents)]
+    LEVEL_INPUTS[level] = seeds
+    return seeds
 
 
 def _out_tangent(x, level, k, dtype):
     """``(primal, lane tangent)`` of an output leaf for the perturbation of ``level``."""
     if isinstance(x, DualArray) and x._level == level:
         return x._primal, x._tangent
+    check_live(x)
     value = x if isinstance(x, Tracer) else np.asarray(x)
+    if not isinstance(value, Tracer):
+        check_numeric_output(value, "the forward transform", x)
     out_dtype = value.dtype if np.issubdtype(value.dtype, np.inexact) else dtype
     return value, np.zeros((k,) + tuple(value.shape), dtype=out_dtype)
 
 
-def jvp(f, primals, tangents, lanes=False):
+def jvp(f, primals, tangents, lanes=False, **kwargs):
     """Jacobian-vector product of ``f`` at ``primals`` along ``tangents``, by forward mode.
 
     Parameters
@@ -216,6 +250,8 @@ def jvp(f, primals, tangents, lanes=False):
     lanes : bool
         Propagate K directions in one pass; the output tangent then has the leading K axis
         too (a Jacobian-matrix product).
+    **kwargs
+        Passed to ``f`` as they are (not differentiated).
 
     Returns
     -------
@@ -253,11 +289,14 @@ def jvp(f, primals, tangents, lanes=False):
     k = k_lanes if lanes else 1
     if k is None:  # no leaves at all
         k = 0
-    level = new_level()
-    out = f(*tree_unflatten(p_def, _seed(p_leaves, seeds, level, bool(lanes))))
-    o_leaves, o_def = tree_flatten(out)
-    dtype = np.result_type(*[p.dtype for p in p_leaves]) if p_leaves else np.float64
-    pairs = [_out_tangent(x, level, k, dtype) for x in o_leaves]
+    level = open_level("jvp")
+    try:
+        out = f(*tree_unflatten(p_def, _seed(p_leaves, seeds, level, bool(lanes))), **kwargs)
+        o_leaves, o_def = tree_flatten(out)
+        dtype = np.result_type(*[p.dtype for p in p_leaves]) if p_leaves else np.float64
+        pairs = [_out_tangent(x, level, k, dtype) for x in o_leaves]
+    finally:
+        close_level(level)
     out_p = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
     out_t = [t if lanes else t[0] for _, t in pairs]
     out_t = [t if isinstance(t, Tracer) else np.asarray(t) for t in out_t]
@@ -302,10 +341,14 @@ def _fwd_blocks(rows, spec, out_shape):
     """Split ``rows`` (``(n, *out_shape)``, one row per input entry) into one Jacobian per input
     leaf, each of shape ``out_shape + leaf.shape``."""
     blocks = []
-    flat = rows.reshape(rows.shape[0], -1)
+    # (the size spelled out: -1 cannot be inferred when there are no rows, an empty input)
+    flat = rows.reshape(rows.shape[0], math.prod(rows.shape[1:]))
     for size, off, leaf in zip(spec.sizes, spec.offsets, spec.leaves):
         block = flat[off:off + size].T  # (m, size)
-        blocks.append(block.reshape(tuple(out_shape) + tuple(leaf.shape)))
+        block = block.reshape(tuple(out_shape) + tuple(leaf.shape))
+        if block.dtype != leaf.dtype and leaf.dtype.kind == "f" and block.dtype.kind == "f":
+            block = block.astype(leaf.dtype)  # derivatives take the input's dtype, as jacrev's
+        blocks.append(block)
     return blocks
 
 
@@ -313,7 +356,9 @@ def _forward_block(f, spec, a, b, has_aux, fname, first):
     """One lane pass, lanes ``a:b``: ``(head, tangents)`` with the output tangent rows of each
     output leaf; ``head`` is ``(o_def, out leaves, aux)`` for the ``first`` block, else None."""
     dtype = spec.dtype()
-    level = new_level()
+    # (closed when the pass is done; a pass that raises leaves its level live, which only
+    # forgoes the escaped-tracer check for its tracers)
+    level = open_level(fname)
     seeds = _identity_lanes(a, b, spec.sizes, spec.offsets, [tuple(x.shape) for x in spec.leaves],
                             dtype)
     res = spec.call(f, _seed(spec.leaves, seeds, level, True))
@@ -321,15 +366,18 @@ def _forward_block(f, spec, a, b, has_aux, fname, first):
     o_leaves, o_def = tree_flatten(res)
     pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
     tangents = [t for _, t in pairs]
-    if not first:
-        return None, tangents
-    out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
-    return (o_def, out, _plain_tree(aux_c, level) if has_aux else None), tangents
+    head = None
+    if first:
+        out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
+        head = (o_def, out, _plain_tree(aux_c, level) if has_aux else None)
+    close_level(level)
+    return head, tangents
 
 
-def _jacfwd_task(f, args, argnums, has_aux, a, b):
+def _jacfwd_task(f, args, argnums, has_aux, kwargs, a, b):
     """A worker's block of :func:`jacfwd` (module level, so that it pickles by name)."""
-    return _forward_block(f, _Args("jacfwd", args, argnums), a, b, has_aux, "jacfwd", a == 0)
+    return _forward_block(f, _Args("jacfwd", args, argnums, kwargs), a, b, has_aux, "jacfwd",
+                          a == 0)
 
 
 def _forward_jacobian(f, spec, chunk, has_aux, fname, executor=None, progress=None):
@@ -339,7 +387,8 @@ def _forward_jacobian(f, spec, chunk, has_aux, fname, executor=None, progress=No
     chunks = _chunks(spec.n, 2 * itemsize * spec.n, chunk, fname, executor) if spec.n else [(0, 0)]
     if executor is not None:
         _plain_args(fname, spec.args)
-        payload = (f, spec.args, spec.nums[0] if spec.single else spec.nums, has_aux)
+        payload = (f, spec.args, spec.nums[0] if spec.single else spec.nums, has_aux,
+                   spec.kwargs)
         results = parallel.run_blocks(executor, _jacfwd_task, payload, chunks, progress, fname)
     else:
         shown = parallel.Progress(progress, len(chunks), fname) if progress else None
@@ -391,22 +440,15 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
         parallel.check_executor(executor, "jacfwd")
 
     @functools.wraps(f)
-    def jac_fn(*args):
-        spec = _Args("jacfwd", args, argnums)
+    def jac_fn(*args, **kwargs):
+        spec = _Args("jacfwd", args, argnums, kwargs)
         out, jac, aux = _forward_jacobian(f, spec, chunk, has_aux, "jacfwd", executor, progress)
         return (jac, aux) if has_aux else jac
     return jac_fn
 
 
-def _check_scalar(fname, out):
-    if type(out) is _float64 or type(out) is _ndarray and not out.shape:  # (most calls)
-        return
-    shape = np.shape(out) if not isinstance(out, Tracer) else out.shape
-    if not isinstance(out, (np.ndarray, np.generic, float, int, Tracer)) or shape != ():
-        what = f"shape {shape}" if isinstance(out, (np.ndarray, Tracer)) else \
-            f"a {type(out).__name__}"
-        raise TypeError(f"{fname} requires f to return a scalar (shape ()); got {what}. "
-                        f"Use jacfwd/jacrev/jacobian or vjp for non-scalar outputs")
+def _check_scalar(fname, out, complex_ok=False):
+    check_scalar_output(fname, out, complex_ok)
 
 
 def _check_grad_out(out):
@@ -419,7 +461,7 @@ def _check_grad_out(out):
 
 
 def _check_holomorphic_out(out):
-    _check_scalar("grad", out)
+    _check_scalar("grad", out, complex_ok=True)
     if getattr(out, "dtype", _float64_dtype).kind != "c":
         raise TypeError(f"grad(holomorphic=True) requires a complex output; got dtype "
                         f"{out.dtype}")
@@ -448,15 +490,15 @@ def value_and_grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=Fals
     _check_mode("value_and_grad", mode)
 
     @functools.wraps(f)
-    def vg_fn(*args):
-        out, jac, aux = _gradient(f, args, argnums, has_aux, mode, holomorphic)
+    def vg_fn(*args, **kwargs):
+        out, jac, aux = _gradient(f, args, argnums, has_aux, mode, holomorphic, kwargs)
         return ((out, aux), jac) if has_aux else (out, jac)
     return vg_fn
 
 
-def _gradient(f, args, argnums, has_aux, mode, holomorphic=False):
-    """``(value, gradient, aux)`` of the scalar ``f`` at ``args``."""
-    spec = _Args("grad", args, argnums)
+def _gradient(f, args, argnums, has_aux, mode, holomorphic=False, kwargs=None):
+    """``(value, gradient, aux)`` of the scalar ``f`` at ``args`` (``kwargs`` passed through)."""
+    spec = _Args("grad", args, argnums, kwargs)
     check = _check_grad_out
     if holomorphic:
         _check_holomorphic_in(spec)
@@ -465,7 +507,7 @@ def _gradient(f, args, argnums, has_aux, mode, holomorphic=False):
         if not holomorphic and any(x.dtype.kind == "c" for x in spec.leaves):
             return _forward_complex_gradient(f, spec, has_aux)
         out, jac, aux = _forward_jacobian(f, spec, None, has_aux, "grad")
-        check(out if isinstance(out, Tracer) else np.asarray(out))
+        check(out)
         return out, jac, aux
     return _reverse_gradient(f, spec, has_aux, check)
 
@@ -483,7 +525,7 @@ def _forward_complex_gradient(f, spec, has_aux):
         return spec.call(f, [z0 + 1j * (w - z0) if z0.dtype.kind == "c" else w
                              for w, z0 in zip(leaves, base)])
     out, jx, aux = _forward_jacobian(along_real, flat, None, has_aux, "grad")
-    _check_grad_out(out if isinstance(out, Tracer) else np.asarray(out))
+    _check_grad_out(out)
     _, jy, _ = _forward_jacobian(along_imag, flat, None, has_aux, "grad")
     grads = [gx - 1j * gy if z0.dtype.kind == "c" else gx for gx, gy, z0 in zip(jx, jy, base)]
     return out, spec.structure(grads), aux
@@ -504,8 +546,8 @@ def grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=False):
     _check_mode("grad", mode)
 
     @functools.wraps(f)
-    def grad_fn(*args):
-        out, g, aux = _gradient(f, args, argnums, has_aux, mode, holomorphic)
+    def grad_fn(*args, **kwargs):
+        out, g, aux = _gradient(f, args, argnums, has_aux, mode, holomorphic, kwargs)
         return (g, aux) if has_aux else g
     return grad_fn
 
@@ -528,7 +570,7 @@ def _reverse_gradient(f, spec, has_aux, check=_check_grad_out):
         from reverse.functional import value_and_grad_leaves
         _value_and_grad_leaves = value_and_grad_leaves
     # f itself when its arguments are exactly the leaves (one array argument): a frame less
-    fun = f if spec.flat and spec.nums == tuple(range(len(spec.args))) else \
+    fun = f if spec.flat and not spec.kwargs and spec.nums == tuple(range(len(spec.args))) else \
         (lambda *leaves: spec.call(f, list(leaves)))
     out, grads, aux = _value_and_grad_leaves(fun, spec.leaves, has_aux, check)
     return out, spec.structure(grads), (_as_arrays(aux) if has_aux else None)
@@ -561,11 +603,11 @@ def _reverse_block(vjp_fn, outs, dtype, a, b):
     return list(vjp_fn(tree_unflatten(outs.treedef, cots), lanes=True))
 
 
-def _jacrev_task(f, args, argnums, has_aux, outs, a, b):
+def _jacrev_task(f, args, argnums, has_aux, kwargs, outs, a, b):
     """A worker's block of :func:`jacrev`: its own tape of ``f``, swept for lanes ``a:b``."""
-    spec = _Args("jacrev", args, argnums)
-    res = _reverse().vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves,
-                         has_aux=has_aux)
+    spec = _Args("jacrev", args, argnums, kwargs)
+    res = _reverse().functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),
+                                        *spec.leaves, has_aux=has_aux, name="jacrev")
     return _reverse_block(res[1], outs, spec.dtype(), a, b)
 
 
@@ -592,15 +634,16 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
         parallel.check_executor(executor, "jacrev")
 
     @functools.wraps(f)
-    def jac_fn(*args):
-        spec = _Args("jacrev", args, argnums)
+    def jac_fn(*args, **kwargs):
+        spec = _Args("jacrev", args, argnums, kwargs)
         dtype = spec.dtype()
         if executor is None:
-            res = _reverse().vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves,
-                                 has_aux=has_aux)
+            res = _reverse().functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),
+                                                *spec.leaves, has_aux=has_aux, name="jacrev")
             out, vjp_fn, aux = res[0], res[1], (res[2] if has_aux else None)
         else:
             _plain_args("jacrev", args)
+            _plain_args("jacrev", tuple(kwargs.values()))
             out, aux = _split_aux("jacrev", spec.call(f, spec.leaves), has_aux)
         o_leaves, o_def = tree_flatten(out)
         o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]
@@ -610,7 +653,8 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
         chunks = _chunks(m, 2 * np.dtype(dtype).itemsize * m, chunk, "jacrev", executor) \
             if m else []
         if executor is not None:
-            payload = (f, args, spec.nums[0] if spec.single else spec.nums, has_aux, outs)
+            payload = (f, args, spec.nums[0] if spec.single else spec.nums, has_aux,
+                       spec.kwargs, outs)
             rows = parallel.run_blocks(executor, _jacrev_task, payload, chunks, progress,
                                        "jacrev", lane_word="output rows")
         else:
@@ -650,29 +694,30 @@ def jacobian(f, argnums=0, mode="auto"):
     _check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
     # built once, not per call: the transform is what a user keeps and calls in a loop
     by_mode = {"forward": jacfwd(f, argnums), "reverse": jacrev(f, argnums),
-               "numeric": lambda *args: _numeric_jacobian(f, args, argnums)}
+               "numeric": lambda *args, **kw: _numeric_jacobian(f, args, argnums, kw)}
 
     @functools.wraps(f)
-    def jac_fn(*args):
-        return by_mode[choose_mode(f, args, argnums) if mode == "auto" else mode](*args)
+    def jac_fn(*args, **kwargs):
+        chosen = choose_mode(f, args, argnums, **kwargs) if mode == "auto" else mode
+        return by_mode[chosen](*args, **kwargs)
     return jac_fn
 
 
-def choose_mode(f, args, argnums=0):
+def choose_mode(f, args, argnums=0, **kwargs):
     """The mode ``jacobian(mode="auto")`` takes for ``f`` at ``args``: ``"forward"`` when the
     inputs are no more than the outputs (forward needs one lane per input, reverse one per
     output), else ``"reverse"``. Evaluates ``f`` once to learn the output size."""
     spec = _Args("jacobian", args, argnums)
-    out_leaves, _ = tree_flatten(f(*args))
+    out_leaves, _ = tree_flatten(f(*args, **kwargs))
     m = sum(int(np.prod(np.shape(x))) if not isinstance(x, Tracer) else x.size
             for x in out_leaves)
     return "forward" if spec.n <= m else "reverse"
 
 
-def _numeric_jacobian(f, args, argnums):
+def _numeric_jacobian(f, args, argnums, kwargs=None):
     from . import numeric
-    spec = _Args("jacobian", args, argnums)
-    out = f(*args)
+    spec = _Args("jacobian", args, argnums, kwargs)
+    out = spec.call(f, spec.leaves)
     o_leaves, o_def = tree_flatten(out)
     per_out = [[] for _ in o_leaves]
     for k, leaf in enumerate(spec.leaves):
@@ -689,19 +734,21 @@ def _numeric_jacobian(f, args, argnums):
 
 def hessian(f, argnums=0):
     """Hessian of the scalar ``f``, forward over reverse: the gradient's tape swept once with
-    DualArray lanes flowing through it. Shape ``x.shape + x.shape``."""
+    DualArray lanes flowing through it. Shape ``x.shape + x.shape``. Keyword arguments of the
+    returned function are passed to ``f`` (not differentiated)."""
     return jacfwd(grad(f, argnums), argnums)
 
 
-def hvp(f, primals, tangents):
+def hvp(f, primals, tangents, **kwargs):
     """Hessian-vector product ``H·v`` of the scalar ``f`` at ``primals`` along ``tangents``,
     without forming ``H`` (a JVP of the reverse-mode gradient). Same structure as ``primals``.
+    Keyword arguments are passed to ``f`` (not differentiated).
     """
     if not isinstance(primals, (tuple, list)):
         raise TypeError(f"hvp: primals must be a tuple of arguments, got "
                         f"{type(primals).__name__}")
     g = grad(f, argnums=tuple(range(len(primals))))
-    return jvp(g, tuple(primals), tuple(tangents))[1]
+    return jvp(g, tuple(primals), tuple(tangents), **kwargs)[1]
 
 
 def elementwise_grad(f, argnums=0):

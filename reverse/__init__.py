@@ -32,7 +32,8 @@ from .modes import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_ena
                     set_grad_enabled)
 from .hooks import RemovableHandle
 from .tensor import USER_LEVEL, Tensor
+from dualad.ops.core import UnexpectedTracerError
 
 __all__ = ["Tensor", "USER_LEVEL", "RemovableHandle", "vjp", "grad", "VJPFunction", "no_grad",
            "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
-           "is_anomaly_enabled", "to_dot"]
+           "is_anomaly_enabled", "to_dot", "UnexpectedTracerError"]

@@ -12,11 +12,12 @@ import functools
 
 import numpy as np
 
-from dualad.ops import Tracer, new_level
-from dualad.pytree import tree_flatten, tree_unflatten
+from dualad.ops import Tracer, check_live, close_level, open_level
+from dualad.ops.core import check_numeric_output, check_scalar_output
+from dualad.pytree import tree_flatten, tree_map, tree_unflatten
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
-from .tape import own, sweep
+from .tape import keep_own_copies, own, sweep
 from .tensor import Tensor, _is_float, leaf_dtype, real_part_for
 
 __all__ = ["vjp", "grad", "VJPFunction"]
@@ -30,6 +31,7 @@ def _input_leaf(x, level):
     if type(x) is _ndarray:  # (the common case)
         value = x
     elif isinstance(x, Tracer):
+        check_live(x)
         value = x
     elif isinstance(x, float):
         value = np.asarray(x, dtype=np.float64)
@@ -72,6 +74,7 @@ def _strip(x, level):
     """The value of ``x`` without the perturbation of ``level``."""
     if isinstance(x, Tensor) and x._level == level:
         return _frozen(x._value)
+    check_live(x)
     return x if isinstance(x, Tracer) or x is None else _frozen(np.asarray(x))
 
 
@@ -129,10 +132,11 @@ class VJPFunction:
                     g = np.zeros(((k,) if lanes else ()) + shape,
                                  dtype=dtype if _is_float(dtype) else np.float64)
                 g = own(g, seen)
-                if type(g) is np.ndarray and g.dtype != dtype and _is_float(dtype):
-                    g = leaf_dtype(g, dtype)
-                elif isinstance(g, Tracer):
+                if isinstance(g, Tracer):
                     g = real_part_for(g, dtype)
+                if (type(g) is _ndarray or isinstance(g, Tracer)) and g.dtype != dtype and \
+                        _is_float(dtype):  # (a rule may promote: the input's dtype again)
+                    g = leaf_dtype(g, dtype)
                 out.append(g)
             results.append(tree_unflatten(in_def, out))
         for leaf in reached:  # ids are safe here: `reached` keeps every leaf alive
@@ -161,7 +165,7 @@ def _lane_cotangent(ct, shape, dtype, lanes, n):
     return g
 
 
-def vjp(f, *primals, has_aux=False):
+def vjp(f, *primals, has_aux=False, **kwargs):
     """Vector-Jacobian product of ``f`` at ``primals``, by the reverse tape.
 
     Returns ``(out, vjp_fn)`` — or ``(out, vjp_fn, aux)`` with ``has_aux=True``, when ``f``
@@ -169,10 +173,30 @@ def vjp(f, *primals, has_aux=False):
     :class:`VJPFunction`; ``lanes=True`` sweeps K cotangents at once). Primals are pytrees of
     arrays and floats (Python floats are 0-d float64); integer and boolean leaves are constants
     and get zero cotangents. ``out`` and ``aux`` come back as plain (read-only) arrays;
-    ``vjp_fn`` may be called any number of times. The primal arrays are saved, not copied:
-    do not change them in place before the last ``vjp_fn`` call.
+    ``vjp_fn`` may be called any number of times, and changing the primals or the constants
+    ``f`` read in place afterwards does not change what it returns: the tape keeps its own
+    copies of the arrays it saved that others may write to. Other keyword arguments are
+    passed to ``f`` (not differentiated).
     """
-    level = new_level()
+    return _vjp_at_new_level(f, primals, has_aux, True, kwargs, "vjp")
+
+
+def vjp_now(f, *primals, has_aux=False, name="vjp"):
+    """:func:`vjp` for a caller that calls ``vjp_fn`` before anything else runs (``jacrev``):
+    the tape holds the arrays it saved as they are, without copying those that others may
+    change later. ``name`` is the transform escaped-tracer errors name."""
+    return _vjp_at_new_level(f, primals, has_aux, False, {}, name)
+
+
+def _vjp_at_new_level(f, primals, has_aux, keep, kwargs, name):
+    level = open_level(name)
+    try:
+        return _vjp(f, primals, has_aux, level, keep, kwargs)
+    finally:
+        close_level(level)
+
+
+def _vjp(f, primals, has_aux, level, keep, kwargs):
     inputs, in_defs, args = [], [], []
     for p in primals:
         leaves, td = tree_flatten(p)
@@ -186,7 +210,7 @@ def vjp(f, *primals, has_aux=False):
         in_defs.append(td)
         args.append(tree_unflatten(td, wrapped))
     with enable_grad():  # as in torch.func: an outer no_grad does not switch a transform off
-        res = f(*args)
+        res = f(*args, **kwargs)
     if has_aux:
         res, aux = _aux_pair("vjp", res)
     o_leaves, out_def = tree_flatten(res)
@@ -198,9 +222,13 @@ def vjp(f, *primals, has_aux=False):
         else:
             targets.append(None)
             value = o if isinstance(o, Tracer) else np.asarray(o)
+            if not isinstance(value, Tracer):
+                check_numeric_output(value, "vjp", o)
         avals.append((tuple(value.shape), value.dtype))
         values.append(value)
     out = tree_unflatten(out_def, [_strip(v, level) for v in values])
+    if keep:
+        keep_own_copies(targets)
     fn = VJPFunction(level, inputs, in_defs, targets, out_def, avals)
     if has_aux:
         return out, fn, _strip_tree(aux, level)
@@ -230,7 +258,14 @@ def value_and_grad_leaves(fun, leaves, has_aux, check_out):
     ``leaves`` are arrays, floats or tracers (constants such as ints get zero gradients);
     ``check_out(out)`` raises for an output that is not a scalar, before the sweep.
     """
-    level = new_level()
+    level = open_level("grad")
+    try:
+        return _value_and_grad_leaves(fun, leaves, has_aux, check_out, level)
+    finally:
+        close_level(level)
+
+
+def _value_and_grad_leaves(fun, leaves, has_aux, check_out, level):
     if len(leaves) == 1:  # (most calls: no list comprehensions, each a call of its own)
         x = leaves[0]
         t = _input_leaf(x, level)
@@ -280,10 +315,11 @@ def value_and_grad_leaves(fun, leaves, has_aux, check_out):
         if g is None:
             g = np.zeros(_shape(x), dtype=dtype if _is_float(dtype) else np.float64)
         g = own(g, seen)
-        if type(g) is _ndarray and g.dtype != dtype and _is_float(dtype):
-            g = leaf_dtype(g, dtype)
-        elif isinstance(g, Tracer):
+        if isinstance(g, Tracer):
             g = real_part_for(g, dtype)
+        if (type(g) is _ndarray or isinstance(g, Tracer)) and g.dtype != dtype and \
+                _is_float(dtype):  # (a rule may promote: the input's dtype again)
+            g = leaf_dtype(g, dtype)
         grads.append(g)
     for leaf in reached:  # leaves of this level that are not inputs keep nothing either
         leaf._gacc = None
@@ -308,7 +344,8 @@ def grad(f, argnums=0, has_aux=False):
             if not -n <= a < n:
                 raise ValueError(f"grad: argnums {argnums!r} is out of range for {n} "
                                  f"positional argument(s)")
-        idx = tuple(a % n for a in nums)
+        asked = tuple(a % n for a in nums)
+        idx = tuple(dict.fromkeys(asked))  # argnums=(0, 0): differentiated once, returned twice
         for a in idx:
             _check_differentiable(args[a], a)
 
@@ -330,18 +367,22 @@ def grad(f, argnums=0, has_aux=False):
 
         out, grads, aux = value_and_grad_leaves(partial_f, flat, has_aux, _check_scalar_out)
         grads = tuple(rebuild(grads))
+        if len(idx) != len(asked):
+            again = set()
+            out = []
+            for a in asked:
+                g = grads[idx.index(a)]
+                out.append(g if a not in again else tree_map(
+                    lambda v: v.copy() if type(v) is _ndarray else v, g))
+                again.add(a)
+            grads = tuple(out)
         g = grads[0] if single else grads
         return (g, aux) if has_aux else g
     return grad_f
 
 
 def _check_scalar_out(out):
-    scalar_like = isinstance(out, (np.ndarray, np.generic, float, int, Tracer))
-    shape = tuple(_shape(out)) if scalar_like else None
-    if shape != ():
-        what = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
-        raise TypeError(f"grad requires a scalar output; got {what}. Use vjp or jacrev "
-                        f"for non-scalar outputs")
+    check_scalar_output("grad", out)
 
 
 def _check_differentiable(x, argnum):

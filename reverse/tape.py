@@ -43,11 +43,12 @@ import traceback
 import numpy as np
 
 from dualad.ops import ZERO, Tracer
+from dualad.ops.core import rule_zero_division
 
 from .saving import Meta
 
 __all__ = ["Node", "Port", "node_keys", "sweep", "sum_to", "sum_product_to", "own", "hook_result",
-           "lift"]
+           "lift", "keep_own_copies"]
 
 #: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
 node_keys = itertools.count(0, -1)
@@ -156,6 +157,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     # axis (the partials of an elementwise entry of one or two arguments, or a vjp_plain):
     # most nodes of a plain backward. Everything else takes _general.
     lean = not (lanes or create_graph or anomaly)
+    node = None
     try:
         for target, g in seeds:
             _send(target, g, heap, leaves)
@@ -236,12 +238,14 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                 node.nargs = -1
                 node.a0 = node.a1 = node.arest = node.ans = node.kwargs = None
             g = None
-    except BaseException:
+    except BaseException as e:
         # leave no half-summed cotangents behind for the next sweep
         for _, waiting in heap:
             waiting.gout = None
         for leaf in leaves:
             leaf._gacc = None
+        if isinstance(e, ZeroDivisionError) and node is not None:
+            raise ZeroDivisionError(rule_zero_division("VJP", node.prim.name)) from e
         raise
     return leaves
 
@@ -374,7 +378,12 @@ def _run_node_hooks(node, g, lanes):
 def hook_result(value, like):
     """A hook's replacement gradient, checked against the gradient ``like`` it replaces."""
     if not isinstance(value, Tracer):
-        value = np.asarray(value, dtype=like.dtype)
+        try:
+            value = np.asarray(value, dtype=like.dtype)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"a hook returned {type(value).__name__} {value!r:.60}, which is "
+                            f"not a gradient: return an array of shape {tuple(like.shape)} "
+                            f"(or None to keep the gradient)") from e
     if tuple(value.shape) != tuple(like.shape):
         raise RuntimeError(f"a hook returned a gradient of shape {tuple(value.shape)}; "
                            f"expected {tuple(like.shape)}")
@@ -460,3 +469,67 @@ def _same_value(a, b):
 def _is_tensor(x, level):
     from .tensor import Tensor
     return isinstance(x, Tensor) and x._level == level
+
+
+# ---------------------------------------------------------------------------------------------
+# a graph that outlives its recording keeps its own copies of the arrays others may write to
+# ---------------------------------------------------------------------------------------------
+
+def keep_own_copies(targets):
+    """Copy, in the part of the graph that ``targets`` reach, every saved array that someone
+    other than the tape may change in place: constants the ops read (``x * c``), the primal
+    arrays themselves, views of either, and index arrays among the keyword arguments. Answers
+    the tape computed (fresh arrays only it holds) are left alone.
+
+    For a graph swept later (``vjp``'s ``vjp_fn``): a write to ``c`` between the recording and
+    the sweep must not change the derivative. One walk and one copy per array (each copied
+    once however many ops saved it) per recording, nothing per op: the eager hot path pays
+    nothing, and a call that sweeps at once (``grad``, ``jacrev``) does not walk at all.
+    """
+    nodes = []
+    stack = [t.node if type(t) is Port else t for t in targets if t is not None]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if type(node) is not Node or id(node) in seen:
+            continue
+        seen.add(id(node))
+        nodes.append(node)
+        for target in node.targets():
+            if target is not None:
+                stack.append(target.node if type(target) is Port else target)
+    private = set()  # ids of the answers the tape made: no one else holds them
+    for node in nodes:
+        for a in (node.ans if node.prim.multiple_results else (node.ans,)):
+            if type(a) is _ndarray and a.base is None:
+                private.add(id(a))
+    for node in nodes:  # (an impl may hand back its argument itself: a constant stays one)
+        args = node.args or ()
+        for v, target in zip(args, node.targets()):
+            if target is None or type(target) is not Node and type(target) is not Port:
+                private.discard(id(v))
+    copies = {}  # id -> (original, copy): the original is kept alive, so its id stays unique
+
+    def own_copy(v):
+        if type(v) is not _ndarray or id(v) in private or v.base is None and \
+                not v.flags.writeable:
+            return v
+        hit = copies.get(id(v))
+        if hit is None:
+            hit = copies[id(v)] = (v, v.copy())
+        return hit[1]
+
+    for node in nodes:
+        if node.nargs < 0:
+            continue
+        node.a0 = own_copy(node.a0)
+        node.a1 = own_copy(node.a1)
+        if node.arest is not None:
+            node.arest = tuple(own_copy(v) for v in node.arest)
+        if node.prim.multiple_results:
+            node.ans = tuple(own_copy(a) for a in node.ans)
+        else:
+            node.ans = own_copy(node.ans)
+        if node.kwargs:
+            node.kwargs = {k: tuple(own_copy(e) for e in v) if type(v) is tuple else own_copy(v)
+                           for k, v in node.kwargs.items()}

@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from dualad.ops import FUNCTION_RULES, UFUNC_RULES, ArrayProtocol, Tracer, new_level
-from dualad.ops.core import qualname, shape_of
-from dualad.ops.shape import index_add, normalize_index
+from dualad.ops.protocol import fit_inplace_result
+from dualad.ops.core import LIVE_LEVELS, escaped, qualname, shape_of
+from dualad.ops.shape import normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
 from .saving import MIN_DROP_BYTES, plan_for, trim
@@ -213,6 +214,28 @@ class Tensor(ArrayProtocol):
     def _aval(self):
         return self._value
 
+    # forward mode's attribute names: a Tensor that wraps a DualArray is what a DualArray
+    # becomes inside a reverse transform (and vice versa), and plain AttributeErrors about
+    # them did not say so
+    @property
+    def tangent(self):
+        self._not_forward("tangent")
+
+    @property
+    def primal(self):
+        self._not_forward("primal")
+
+    def _not_forward(self, name):
+        inner = self._value
+        what = f"it wraps a {type(inner).__name__}, reached through .data" if \
+            isinstance(inner, Tracer) else "its value is .data"
+        raise AttributeError(
+            f"'Tensor' object has no attribute '{name}': this is a reverse-mode Tensor ({what}). "
+            f"An op on a DualArray and a Tensor gives a Tensor when the Tensor's transform "
+            f"(grad, vjp, a hand-built Tensor) is the inner one. Read .{name} on the DualArray "
+            f"that a forward transform returns, or return the DualArray from the function and "
+            f"read it outside the reverse transform")
+
     # (read off the value: ArrayProtocol's forms go through _aval(), a call more)
     @property
     def shape(self):
@@ -264,6 +287,8 @@ class Tensor(ArrayProtocol):
     # -- recording -----------------------------------------------------------------------------
     def _process(self, prim, args, kwargs):
         level = self._level
+        if level not in LIVE_LEVELS:
+            raise escaped(self)
         if len(args) == 2:  # binary arithmetic is the scalar hot path: unrolled
             a, b = args
             ea = eb = None
@@ -418,6 +443,8 @@ class Tensor(ArrayProtocol):
             Record the sweep itself, so the gradients are Tensors that can be differentiated
             again (``x.grad.backward()``).
         """
+        if self._level not in LIVE_LEVELS:
+            raise escaped(self)
         if not self._requires_grad:
             raise RuntimeError(
                 "backward() on a Tensor that does not require grad: no recorded op leads to "
@@ -466,7 +493,7 @@ class Tensor(ArrayProtocol):
                 if new is not None:
                     g = hook_result(new, g)
         g = own(g, seen)
-        if type(g) is _ndarray:
+        if type(g) is _ndarray or isinstance(g, Tracer):
             dtype = self._value.dtype
             if g.dtype != dtype and _is_float(dtype):
                 g = leaf_dtype(g, dtype)
@@ -517,19 +544,7 @@ class Tensor(ArrayProtocol):
         if isinstance(new, Tracer) and new._level > level:
             raise TypeError(f"{what}: the result is a {type(new).__name__} of a higher level "
                             f"than this Tensor; write x = x + y instead of an in-place op")
-        shape, dtype = tuple(self.shape), self.dtype
-        nshape = tuple(shape_of(new))
-        if nshape != shape:
-            if np.broadcast_shapes(nshape, shape) != shape:
-                raise ValueError(f"{what}: the result has shape {nshape}, which does not fit "
-                                 f"in this Tensor's shape {shape}")
-            new = np.broadcast_to(new, shape)
-        ndtype = new.dtype if hasattr(new, "dtype") else np.result_type(new)
-        if ndtype != dtype:
-            if not np.can_cast(ndtype, dtype, "same_kind"):
-                raise TypeError(f"{what}: cannot cast the result from {ndtype} to the Tensor's "
-                                f"dtype {dtype} under the 'same_kind' rule")
-            new = new.astype(dtype)
+        new = fit_inplace_result(new, tuple(self.shape), self.dtype, "Tensor", what)
         ours = isinstance(new, Tensor) and new._level == level
         if ours and new._requires_grad:
             self._check_not_leaf(what)
@@ -550,29 +565,8 @@ class Tensor(ArrayProtocol):
                 f"under rv.no_grad() (e.g. an optimizer step), or compute a new Tensor "
                 f"(y = x + 1) instead")
 
-    def _inplace(self, ufunc, other):
-        self._assign(ufunc(self, other), f"in-place {qualname(ufunc)}")
-        return self
-
-    def __iadd__(self, o):
-        return self._inplace(np.add, o)
-
-    def __isub__(self, o):
-        return self._inplace(np.subtract, o)
-
-    def __imul__(self, o):
-        return self._inplace(np.multiply, o)
-
-    def __itruediv__(self, o):
-        return self._inplace(np.divide, o)
-
-    def __ipow__(self, o):
-        return self._inplace(np.power, o)
-
-    def __imatmul__(self, o):
-        return self._inplace(np.matmul, o)
-
     def __setitem__(self, idx, value):
+        self._check_writable("item assignment")
         idx = normalize_index(idx)
         level = self._level
         ours = isinstance(value, Tensor) and value._level == level
@@ -583,21 +577,7 @@ class Tensor(ArrayProtocol):
             new[idx] = value._plain_value() if ours else value
             self._assign(new, "item assignment")
             return
-        shape = tuple(self.shape)
-        mask = np.zeros(shape, dtype=bool)
-        mask[idx] = True
-        if any(isinstance(k, np.ndarray) and k.dtype != bool for k in idx):
-            count = np.zeros(shape, dtype=np.intp)
-            np.add.at(count, idx, 1)
-            if count.max() > 1:
-                raise RuntimeError(
-                    "item assignment with repeated indices on a Tensor that requires grad: "
-                    "NumPy keeps the last write, which has no gradient rule here. Use unique "
-                    "indices, or build the array with np.where")
-        if not isinstance(value, Tracer):
-            value = np.asarray(value, dtype=self.dtype)
-        placed = index_add(np.broadcast_to(value, mask[idx].shape), idx, shape)
-        self._assign(np.where(mask, placed, self), "item assignment")
+        self._set_traced(idx, value)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if not kwargs and method == "__call__":  # np.log(x): straight to the entry
@@ -613,6 +593,7 @@ class Tensor(ArrayProtocol):
         if len(out) != 1 or not isinstance(out[0], Tensor):
             raise TypeError(f"{qualname(ufunc)}: out= must be a single Tensor when Tensors "
                             f"are involved (got {', '.join(type(o).__name__ for o in out)})")
+        out[0]._check_writable(f"{qualname(ufunc)}(out=...)")
         res = _protocol_ufunc(self, ufunc, method, *inputs, **kwargs)
         out[0]._assign(res, f"{qualname(ufunc)}(out=...)")
         return out[0]

@@ -609,12 +609,20 @@ def test_out_argument_raises_type_error():
         np.round(d, out=buf)
 
 
-def test_item_assignment_raises_type_error():
+def test_item_assignment_works_as_in_reverse_mode():
+    # (it used to raise in forward mode only; tests/test_inplace_views.py has the full story)
     d = _dual()
-    with pytest.raises(TypeError, match="item assignment"):
-        d[0, 0] = 1.0
-    with pytest.raises(TypeError):
-        d[:, 1] = DualArray(np.zeros(3), np.ones(3))
+    before = d.primal.copy()
+    d[0, 0] = 1.0
+    d[:, 1] = DualArray(np.zeros(3), np.full(3, 2.0))
+    expect = before.copy()
+    expect[0, 0] = 1.0
+    expect[:, 1] = 0.0
+    np.testing.assert_array_equal(d.primal, expect)
+    tangent = np.ones((3, 3))
+    tangent[0, 0] = 0.0
+    tangent[:, 1] = 2.0
+    np.testing.assert_array_equal(d.tangent, tangent)
 
 
 # ---------------------------------------------------------------------------------------------

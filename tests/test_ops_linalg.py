@@ -4,6 +4,7 @@ the documented errors."""
 import numpy as np
 import pytest
 
+import dualad as ad
 from dualad import DualArray
 from dualad.ops import linalg as la
 from ophelpers import check_adjoint, check_forward, fd_jvp
@@ -109,8 +110,23 @@ def test_cholesky_symmetric_directions(upper):
     same_primal(lambda a: np.linalg.cholesky(a, upper=upper), a)
 
 
-@pytest.mark.parametrize("fn", [lambda a: np.linalg.cholesky(a), lambda a: np.linalg.eigh(a)[1],
-                                lambda a: np.linalg.eigvalsh(a, UPLO="U")])
+@pytest.mark.parametrize("UPLO", ["L", "U"])
+@pytest.mark.parametrize("part", ["w", "vv", "eigvalsh"])
+def test_eigh_reads_one_triangle_as_numpy(UPLO, part):
+    # NumPy reads only the UPLO triangle: on a non-symmetric A the Jacobian (both modes) equals
+    # central differences of NumPy's function entry by entry, zero on the other triangle
+    f = {"w": lambda a: np.linalg.eigh(a, UPLO=UPLO)[0],
+         "vv": lambda a: np.linalg.eigh(a, UPLO=UPLO)[1] ** 2,
+         "eigvalsh": lambda a: np.linalg.eigvalsh(a, UPLO=UPLO)}[part]
+    a = rand(4, 4) + np.diag([0.0, 3.0, 6.0, 9.0])
+    num = ad.numeric.jacobian(f, a)
+    unread = np.triu(np.ones((4, 4)), 1) if UPLO == "L" else np.tril(np.ones((4, 4)), -1)
+    assert np.all(num[..., unread == 1] == 0)
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(ad.jacobian(f, mode=mode)(a), num, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", [lambda a: np.linalg.cholesky(a)])
 def test_symmetric_convention_tangent_and_cotangent(fn):
     a = spd(rand(4, 4)) + np.diag([0.0, 2.0, 4.0, 6.0])
     v = rand(4, 4)

@@ -135,8 +135,8 @@ def test_grad_argnums_and_aux():
 
 
 def test_grad_errors_say_what_to_do():
-    with pytest.raises(TypeError, match=r"grad requires a scalar output; got shape \(3,\)\. "
-                                        r"Use vjp or jacrev"):
+    with pytest.raises(TypeError, match=r"grad needs a scalar output \(shape \(\)\), got shape "
+                                        r"\(3,\)\. Use jacfwd/jacrev/jacobian or vjp"):
         rv.grad(lambda x: x * 2)(np.ones(3))
     with pytest.raises(TypeError, match="got a list"):
         rv.grad(lambda x: [x])(1.0)

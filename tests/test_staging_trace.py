@@ -304,3 +304,17 @@ def test_evaluate_interprets_the_equations():
     branchy = ad.trace(lambda x: x * 2 if x > 0 else -x, 1.0)
     with pytest.raises(GuardFailure):
         branchy.evaluate(-1.0)
+
+
+def test_in_place_writes_stay_single_assignment():
+    # item assignment and x op= y on a staged array rebind it to a new variable
+    def f(x):
+        y = x * 2.0
+        y[0] = 5.0
+        y += x
+        return y
+    prog = ad.trace(f, np.ones(3))
+    x = np.arange(3.0)
+    np.testing.assert_array_equal(prog(x), [5.0, 3.0, 6.0])
+    g = ad.grad(lambda v: np.sum(f(v) ** 2))
+    np.testing.assert_array_equal(ad.trace(g, np.ones(3))(x), g(x))

@@ -26,6 +26,7 @@ This module imports nothing else of the project; forward mode and the reverse ta
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import sys
 import weakref
@@ -33,7 +34,9 @@ import weakref
 import numpy as np
 
 __all__ = [
-    "Primitive", "Tracer", "new_level", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
+    "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
+    "UnexpectedTracerError", "check_scalar_output", "check_numeric_output", "rule_zero_division",
+    "LEVEL_INPUTS", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
     "elementwise", "nondiff", "align", "unbroadcast", "shift_axis", "shape_of", "ndim_of",
     "qualname", "mark_identity", "is_identity",
 ]
@@ -85,10 +88,72 @@ def qualname(f) -> str:
 
 _levels = itertools.count(2)  # 0 and 1 are the user levels of DualArray and Tensor
 
+#: level -> what made it, for every level whose tracers may still be used: the user levels,
+#: levels of hand-built nested tracers (they live as long as their values) and the levels of
+#: the transforms running now. A tracer processes an op only if its level is here (a dict
+#: lookup per op: the price of never treating an escaped tracer as a constant).
+LIVE_LEVELS: dict = {0: "a hand-built DualArray", 1: "a hand-built Tensor"}
+#: level -> the input tracers a running forward transform seeded (in-place writes to them raise,
+#: as they do on the leaf Tensors of reverse mode)
+LEVEL_INPUTS: dict = {}
+#: recently closed levels -> the transform that made them, for the error message only
+_FINISHED = collections.OrderedDict()
+_FINISHED_KEEP = 4096
+
+
+class UnexpectedTracerError(TypeError):
+    """A tracer of a transform that has returned was used (JAX's error of the same name).
+
+    A transform's tracers (the DualArrays of ``jvp``/``jacfwd``, the Tensors of
+    ``grad``/``vjp``) mean something only while it runs; one that escaped (through a global, a
+    closure, a list, an attribute) and is used later would be taken for a constant or returned
+    as a value, giving a silently wrong derivative. dualad raises this instead.
+    """
+
 
 def new_level() -> int:
-    """A fresh nesting level, higher than every level handed out before."""
-    return next(_levels)
+    """A fresh nesting level, higher than every level handed out before, live for good (for
+    tracers built by hand)."""
+    level = next(_levels)
+    LIVE_LEVELS[level] = "a hand-built nested tracer"
+    return level
+
+
+def open_level(name: str) -> int:
+    """A fresh level for one run of the transform ``name``; :func:`close_level` ends it."""
+    level = next(_levels)
+    LIVE_LEVELS[level] = name
+    return level
+
+
+def close_level(level: int):
+    """The transform that opened ``level`` has returned: its tracers are dead from now on."""
+    LEVEL_INPUTS.pop(level, None)
+    name = LIVE_LEVELS.pop(level, None)
+    if name is not None:
+        _FINISHED[level] = name
+        if len(_FINISHED) > _FINISHED_KEEP:
+            _FINISHED.popitem(last=False)
+
+
+def escaped(tracer) -> UnexpectedTracerError:
+    """The error for ``tracer``, whose level is no longer live."""
+    level = tracer._level
+    name = _FINISHED.get(level)
+    made = f"by a call of {name} that has returned" if name else \
+        "by a transform that has returned"
+    return UnexpectedTracerError(
+        f"a {type(tracer).__name__} of level {level}, created {made}, was used after that "
+        f"call ended: it escaped the function being differentiated (through a global, a "
+        f"closure, a list or an attribute), and using it now would treat it as a constant or "
+        f"return it as a value. Return what you need from the function (has_aux=True for extra "
+        f"outputs), or take its value (.primal / .data) inside the function")
+
+
+def check_live(x):
+    """Raise :class:`UnexpectedTracerError` if ``x`` is a tracer of a finished transform."""
+    if isinstance(x, Tracer) and x._level not in LIVE_LEVELS:
+        raise escaped(x)
 
 
 class Tracer:
@@ -375,3 +440,69 @@ def elementwise(name, impl, *derivs):
 def nondiff(name, impl):
     """An op with zero derivative everywhere it is defined: tracers in, plain values out."""
     return Primitive(name, impl, nondiff=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the output check of grad, shared by both modes (and reverse.grad)
+# ---------------------------------------------------------------------------------------------
+
+_float64 = np.float64
+
+
+def check_scalar_output(fname, out, complex_ok=False):
+    """Raise ``TypeError`` unless ``out`` is a real scalar (shape ``()``), the only output whose
+    derivative is a gradient (``complex_ok``: a complex one too, for ``holomorphic=True``).
+    Integer and boolean scalars pass (constants: zero gradient)."""
+    if type(out) is _float64 or type(out) is _ndarray and not out.shape and \
+            out.dtype.kind == "f":  # (most calls)
+        return
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"{fname} needs a scalar output, got a {type(out).__name__} of "
+                        f"{len(out)}. Return one scalar (with has_aux=True, f returns "
+                        f"(value, aux)); jacfwd, jacrev and vjp take outputs of any structure")
+    if not isinstance(out, (np.ndarray, np.generic, float, int, Tracer)):
+        raise TypeError(f"{fname} needs a scalar output, got a {type(out).__name__}: f must "
+                        f"return a real number (a float, or a 0-d floating array)")
+    dtype = out.dtype if isinstance(out, (np.ndarray, np.generic, Tracer)) else \
+        np.result_type(out)
+    if dtype.kind == "c" and not complex_ok:
+        raise TypeError(f"{fname} needs a real scalar output, got complex dtype {dtype}: a "
+                        f"complex output has no gradient (its real and imaginary parts have "
+                        f"one each). Differentiate np.real(f(x)) or np.abs(f(x)), take the "
+                        f"Jacobian with jacfwd, or pass holomorphic=True for the complex "
+                        f"derivative of a holomorphic f")
+    if dtype.kind not in ("fiubc" if complex_ok else "fiub"):
+        raise TypeError(f"{fname} needs a real scalar output, got dtype {dtype}: f must return "
+                        f"a real number")
+    shape = tuple(shape_of(out))
+    if shape != ():
+        hint = ""
+        if math_prod(shape) == 1:
+            hint = (" It has one element: index it (return f(x)[0]) or sum it "
+                    "(np.sum(f(x))) to make it a scalar, as JAX asks.")
+        raise TypeError(f"{fname} needs a scalar output (shape ()), got shape {shape}.{hint} "
+                        f"Use jacfwd/jacrev/jacobian or vjp for non-scalar outputs")
+
+
+def rule_zero_division(kind, name):
+    """The message for Python's ZeroDivisionError raised inside the ``kind`` ("JVP"/"VJP") rule
+    of the primitive ``name``."""
+    return (f"the {kind} rule of {name} divided by zero (Python numbers divide with "
+            f"ZeroDivisionError where NumPy gives inf or nan): pass the constant as a NumPy "
+            f"value, e.g. np.float64(0.0), or avoid the singular point")
+
+
+def check_numeric_output(value, fname, leaf):
+    """Raise ``TypeError`` for an output ``leaf`` (``value`` is ``np.asarray(leaf)``) that holds
+    no numbers: a string or an object has no derivative, and a zero one would be made up."""
+    if value.dtype.kind not in "fciub":
+        raise TypeError(f"{fname}: f returned an output leaf of type {type(leaf).__name__} "
+                        f"(dtype {value.dtype}); outputs must be numbers or arrays of numbers "
+                        f"(pytrees of them), which have derivatives")
+
+
+def math_prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n

@@ -103,6 +103,15 @@ polygamma_p = elementwise("scipy.special.polygamma", _polygamma_impl,
                           ZERO, lambda ans, n, x: polygamma_p.bind(n + 1, x))
 
 
+def _divide_dx(ans, x, y):
+    """∂(x / y)/∂x = 1 / y. A Python number y stays one (it promotes nothing, as in the primal),
+    and a Python 0 gives NumPy's ±inf, as the primal x / 0 did, not Python's ZeroDivisionError."""
+    try:
+        return 1.0 / y
+    except ZeroDivisionError:
+        return math.copysign(math.inf, y)
+
+
 def _power_dbase(ans, x, y):
     # y·x^(y-1), with the limit 0 where y == 0 (x**0 is constant even at x == 0). Only x == 0
     # needs the guard: elsewhere the plain expression is exact at y == 0 and so are its own
@@ -149,7 +158,7 @@ BINARY = {
     np.subtract: (_one, _minus_one),
     np.multiply: (lambda ans, x, y: y, lambda ans, x, y: x),
     # (ans / -y rather than -ans / y: a scalar y is negated once, not the array ans)
-    np.divide: (lambda ans, x, y: 1.0 / y, lambda ans, x, y: ans / -y),
+    np.divide: (_divide_dx, lambda ans, x, y: ans / -y),
     np.power: (_power_dbase, _power_dexp),
     np.float_power: (_power_dbase, _power_dexp),
     np.maximum: _extremum_partials(np.greater, nan_aware=False),
@@ -237,13 +246,24 @@ def _clip_impl(x, lo, hi):
     return np.minimum(np.maximum(x, lo), hi)
 
 
-#: clip: derivative 1 inside [lo, hi] (boundaries included, as PyTorch's clamp), 0 outside;
-#: a bound gets the derivative where it is the one returned
+def _tie_split(a, b, dtype):
+    """∂max(a, b)/∂a: 1 where a > b, 0.5 at a tie, 0 where a < b (the np.maximum convention)."""
+    return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(dtype)
+
+
+def _clip_dm(ans, x, lo, hi):
+    """∂ans/∂m with m = max(x, lo), ans = min(m, hi)."""
+    return _tie_split(hi, np.maximum(x, lo), np.result_type(ans))
+
+
+#: clip is minimum(maximum(x, lo), hi), and its derivative is that composition's (as in JAX):
+#: 1 inside (lo, hi), 0 outside, and where x equals a bound the derivative is split 0.5/0.5
+#: between x and that bound, whether the bound is traced or not (central differences agree)
 clip_p = elementwise(
     "numpy.clip", _clip_impl,
-    lambda ans, x, lo, hi: ((x >= lo) & (x <= hi)).astype(np.result_type(ans)),
-    lambda ans, x, lo, hi: (x < lo).astype(np.result_type(ans)),
-    lambda ans, x, lo, hi: ((x > hi) & (x >= lo)).astype(np.result_type(ans)))
+    lambda ans, x, lo, hi: _clip_dm(ans, x, lo, hi) * _tie_split(x, lo, np.result_type(ans)),
+    lambda ans, x, lo, hi: _clip_dm(ans, x, lo, hi) * _tie_split(lo, x, np.result_type(ans)),
+    lambda ans, x, lo, hi: _tie_split(np.maximum(x, lo), hi, np.result_type(ans)))
 
 
 @implements(np.clip)

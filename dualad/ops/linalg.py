@@ -10,10 +10,13 @@ Primitives: ``inv``, ``det``, ``slogdet``, ``solve``, ``cholesky``, ``eigh``, ``
 ``svd``, singular values alone, ``pinv``. Composed from them and from other entries: ``norm``
 (and the Array-API ``vector_norm``/``matrix_norm``), ``matrix_power``, ``tril``, ``triu``.
 
-Symmetric inputs: ``cholesky`` and ``eigh``/``eigvalsh`` take their argument to be symmetric,
-as JAX and PyTorch do: a tangent ``dA`` counts by its symmetric part ``(dA + dAᵀ)/2`` and the
-cotangent of ``A`` is symmetric. (NumPy reads only one triangle; along symmetric directions
-the two agree, which is what finite-difference checks must use.)
+Symmetric inputs: ``cholesky`` takes its argument to be symmetric, as JAX and PyTorch do: a
+tangent ``dA`` counts by its symmetric part ``(dA + dAᵀ)/2`` and the cotangent of ``A`` is
+symmetric. ``eigh``/``eigvalsh`` follow NumPy instead: they read only the triangle ``UPLO``
+names (the other one may hold anything), so their derivative is with respect to that
+triangle: ``A`` enters as ``S = tril(A) + tril(A, -1)ᵀ`` (``triu`` for ``"U"``), and the
+cotangent of ``A`` is zero on the triangle not read. Along symmetric directions all these
+conventions agree.
 """
 from __future__ import annotations
 
@@ -241,10 +244,27 @@ def _cholesky(a, /, *, upper=False):
 # eigh, eigvalsh: A = V diag(w) Vᵀ; dw = diag(Vᵀ dA V), dV = V (F ∘ Vᵀ dA V), F = 1/(w_j - w_i)
 # ---------------------------------------------------------------------------------------------
 
+def _from_triangle(t, UPLO):
+    """The symmetric matrix that eigh reads from the ``UPLO`` triangle of ``t`` (its tangent
+    too: the map is linear)."""
+    if UPLO == "L":
+        return np.tril(t) + _mT(np.tril(t, -1))
+    return np.triu(t) + _mT(np.triu(t, 1))
+
+
+def _to_triangle(g, UPLO):
+    """The transpose of :func:`_from_triangle` applied to a symmetric cotangent ``g``: each
+    off-diagonal entry of the read triangle stands for two entries of ``S``."""
+    n = shape_of(g)[-1]
+    if UPLO == "L":
+        return 2.0 * np.tril(g, -1) + g * _eye(n, g)
+    return 2.0 * np.triu(g, 1) + g * _eye(n, g)
+
+
 def _eigh_jvp(ts, ans, a, UPLO):
     w, v = ans
     _check_distinct(w, "numpy.linalg.eigh", "eigenvalues")
-    m = _mT(v) @ _sym(ts[0]) @ v
+    m = _mT(v) @ _from_triangle(ts[0], UPLO) @ v
     dw = np.sum(m * _eye(shape_of(w)[-1], m), axis=-1)
     return dw, v @ (_gap_inverse(w) * m)
 
@@ -261,7 +281,7 @@ def _eigh_vjp(i, g, ans, a, UPLO):
         inner = term if inner is None else inner + term
     if inner is None:
         return None
-    return _sym(v @ inner @ _mT(v))
+    return _to_triangle(_sym(v @ inner @ _mT(v)), UPLO)
 
 
 eigh_p = Primitive("numpy.linalg.eigh", lambda a, UPLO: tuple(np.linalg.eigh(a, UPLO=UPLO)),
@@ -270,12 +290,12 @@ eigh_p = Primitive("numpy.linalg.eigh", lambda a, UPLO: tuple(np.linalg.eigh(a, 
 
 def _eigvalsh_jvp(ts, ans, a, UPLO):
     v = np.linalg.eigh(a, UPLO=UPLO).eigenvectors
-    return np.sum(v * (_sym(ts[0]) @ v), axis=-2)
+    return np.sum(v * (_from_triangle(ts[0], UPLO) @ v), axis=-2)
 
 
 def _eigvalsh_vjp(i, g, ans, a, UPLO):
     v = np.linalg.eigh(a, UPLO=UPLO).eigenvectors
-    return _sym((v * g[..., None, :]) @ _mT(v))
+    return _to_triangle(_sym((v * g[..., None, :]) @ _mT(v)), UPLO)
 
 
 #: eigenvalues alone: differentiable wherever they are distinct, without eigenvector rules
@@ -294,6 +314,9 @@ def _uplo(UPLO):
 @implements(np.linalg.eigh)
 def _eigh(a, UPLO="L"):
     """``(eigenvalues, eigenvectors)`` of the symmetric matrix read from one triangle of ``a``.
+
+    As in NumPy only the ``UPLO`` triangle of ``a`` is read, so the derivative is with respect
+    to that triangle (zero on the other one).
 
     The eigenvector derivatives need distinct eigenvalues: the rules raise ``ValueError`` on
     repeated ones (use ``eigvalsh`` when only the eigenvalues matter).

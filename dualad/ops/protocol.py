@@ -7,15 +7,62 @@ callable that is not in the table raises ``TypeError`` naming it and the mode.
 """
 from __future__ import annotations
 
+import dis
 import math
 import sys
 
 import numpy as np
 
 from .core import FUNCTION_RULES, UFUNC_RULES, Tracer, qualname, shape_of
-from .shape import astype, getitem_p, normalize_index
+from .shape import astype, getitem_p, index_add, normalize_index
 
-__all__ = ["ArrayProtocol"]
+__all__ = ["ArrayProtocol", "fit_inplace_result"]
+
+
+_STORE_BACK: dict = {}  # (code, offset) -> whether the in-place op there is x[i] op= y
+
+
+def _stored_by_subscript(frame):
+    """Whether the augmented assignment running in ``frame`` is ``x[i] op= y``.
+
+    Python runs it as ``t = x[i]; t = t.__iop__(y); x[i] = t``: the in-place op on the view
+    ``t`` is followed by storing the result back into ``x``, so NumPy's write through the view
+    happens anyway, by our item assignment on ``x``. ``v = x[i]; v op= y`` stores into a name
+    instead, and must raise. The bytecode after the op tells them apart (looked up once per
+    call site).
+    """
+    key = (frame.f_code, frame.f_lasti)
+    hit = _STORE_BACK.get(key)
+    if hit is None:
+        hit = False
+        for ins in dis.get_instructions(frame.f_code):
+            if ins.offset <= frame.f_lasti or ins.opname in (
+                    "SWAP", "ROT_TWO", "ROT_THREE", "ROT_FOUR", "CACHE", "EXTENDED_ARG"):
+                continue
+            hit = ins.opname == "STORE_SUBSCR"
+            break
+        _STORE_BACK[key] = hit
+    return hit
+
+
+def fit_inplace_result(new, shape, dtype, kind, what):
+    """``new``, the result of an in-place op on a ``kind`` of ``shape`` and ``dtype``, made to
+    fit it as NumPy would: broadcast to the shape, cast under the 'same_kind' rule."""
+    nshape = tuple(shape_of(new))
+    if nshape != shape:
+        if np.broadcast_shapes(nshape, shape) != shape:
+            raise ValueError(f"{what}: the result has shape {nshape}, which does not fit "
+                             f"in this {kind}'s shape {shape}")
+        # (an addition, not np.broadcast_to: the new value must be an array of its own, not a
+        # read-only view, which a later in-place write would take for a view of another array)
+        new = new + np.zeros(shape, dtype=new.dtype if hasattr(new, "dtype") else dtype)
+    ndtype = new.dtype if hasattr(new, "dtype") else np.result_type(new)
+    if ndtype != dtype:
+        if not np.can_cast(ndtype, dtype, "same_kind"):
+            raise TypeError(f"{what}: cannot cast the result from {ndtype} to the {kind}'s "
+                            f"dtype {dtype} under the 'same_kind' rule")
+        new = new.astype(dtype)
+    return new
 
 _add = UFUNC_RULES[np.add]
 _sub = UFUNC_RULES[np.subtract]
@@ -102,10 +149,13 @@ class ArrayProtocol(Tracer):
                 f"rule for it (dualad.scipy_support.WRAPPED), import dualad before taking the "
                 f"name from SciPy")
         raise TypeError(
-            f"cannot convert a {type(self).__name__} to a plain ndarray: its derivative would be "
-            f"dropped. Use NumPy functions on it directly (np.stack([...]) to build an array "
-            f"from traced values: np.array([...]) of them cannot be traced), or take "
-            f".{self._value_attr} for the value alone")
+            f"cannot convert a {type(self).__name__} to a plain ndarray (np.asarray, np.array, "
+            f"np.asarray(x, dtype=...) or a function without a rule that converts its "
+            f"arguments): its derivative would be dropped. Inside a function being "
+            f"differentiated, leave the value as it is: NumPy functions, operators and methods "
+            f"take traced arrays directly (x.astype(float) for a cast; np.stack([...]) to build "
+            f"an array from traced values, which np.array([...]) cannot). For its value alone, "
+            f"as a constant, take x.{self._value_attr}")
 
     _value_attr = "primal"
 
@@ -277,10 +327,71 @@ class ArrayProtocol(Tracer):
     def __getitem__(self, idx):
         return getitem_p.bind(self, idx=normalize_index(idx))
 
+    # -- in-place writes: the tracer takes the out-of-place result as its new value ------------
+    # Both modes behave alike: the tracer object itself changes (so every name bound to it sees
+    # the write, as with an ndarray), and the new value is recorded like any op. What a traced
+    # array cannot do is write through a view into the array it was taken from, so a write into
+    # a view raises instead of silently leaving that array unchanged.
+    def _check_writable(self, what, frame=None):
+        v = self._plain_value()
+        if type(v) is np.ndarray and v.base is not None and not (
+                frame is not None and _stored_by_subscript(frame)):
+            raise ValueError(
+                f"{what} into a {type(self).__name__} that is a view of another array (made "
+                f"by slicing, reshape, ravel, .T, ...): NumPy would write through to that "
+                f"array, which a traced array cannot do. Write into the array itself "
+                f"(x[:2] *= 3 or x[:2] = x[:2] * 3, not v = x[:2]; v *= 3), or build a new "
+                f"array with np.where or np.concatenate")
+
+    def _assign(self, new, what):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _inplace(self, ufunc, other):
+        what = f"in-place {qualname(ufunc)}"
+        # (the frame of the user's `x op= y`: this is called by the __iop__ method)
+        self._check_writable(what, sys._getframe(2))
+        self._assign(ufunc(self, other), what)
+        return self
+
+    def __iadd__(self, o):
+        return self._inplace(np.add, o)
+
+    def __isub__(self, o):
+        return self._inplace(np.subtract, o)
+
+    def __imul__(self, o):
+        return self._inplace(np.multiply, o)
+
+    def __itruediv__(self, o):
+        return self._inplace(np.divide, o)
+
+    def __ipow__(self, o):
+        return self._inplace(np.power, o)
+
+    def __imatmul__(self, o):
+        return self._inplace(np.matmul, o)
+
     def __setitem__(self, idx, value):
-        raise TypeError(
-            f"{type(self).__name__} does not support item assignment: traced arrays are "
-            f"immutable. Build the new array with np.where(mask, value, x) or np.concatenate")
+        self._check_writable("item assignment")
+        self._set_traced(normalize_index(idx), value)
+
+    def _set_traced(self, idx, value):
+        """``self[idx] = value`` as ops: the value scattered into place, selected by a mask."""
+        shape = tuple(self.shape)
+        mask = np.zeros(shape, dtype=bool)
+        mask[idx] = True
+        if any(isinstance(k, np.ndarray) and k.dtype != bool for k in idx):
+            count = np.zeros(shape, dtype=np.intp)
+            np.add.at(count, idx, 1)
+            if count.max() > 1:
+                raise RuntimeError(
+                    f"item assignment with repeated indices on a {type(self).__name__}: NumPy "
+                    f"keeps the last write, which has no derivative rule here. Use unique "
+                    f"indices, or build the array with np.where")
+        if not isinstance(value, Tracer):
+            value = np.asarray(value, dtype=self.dtype)
+        placed = index_add(np.broadcast_to(value, mask[idx].shape), idx, shape)
+        self._assign(np.where(mask, placed, self), "item assignment")
 
     # -- ndarray methods: each forwards to the NumPy function, which dispatches -----------------
     def reshape(self, *shape, order="C"):
@@ -367,7 +478,8 @@ class ArrayProtocol(Tracer):
         return np.imag(self)
 
     def copy(self):
-        return self
+        """A new array (a new tracer): writes into it do not reach this one."""
+        return np.positive(self)
 
     def argmax(self, axis=None, keepdims=False):
         return np.argmax(self._plain_value(), axis=axis, keepdims=keepdims)
@@ -382,4 +494,5 @@ class ArrayProtocol(Tracer):
         return np.all(self._plain_value(), axis=axis, keepdims=keepdims)
 
     def astype(self, dtype, copy=True):
-        return astype(self, dtype)
+        out = astype(self, dtype)
+        return np.positive(out) if copy and out is self else out

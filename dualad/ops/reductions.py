@@ -158,6 +158,15 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
 @implements(np.std)
 def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
          mean=np._NoValue, correction=np._NoValue):
+    axes = normalize_axes(axis, ndim_of(a))
+    if _count(a, axes) == 1 and mean is np._NoValue and \
+            (ddof if correction is np._NoValue else correction) == 0:
+        # the std of one element is the constant 0, whose derivative is 0; sqrt(var) would
+        # give sqrt'(0)·0 = inf·0 = NaN. |x - mean(x)| is the same value with derivative 0
+        _check_unsupported("std", out, where)
+        r = sum_p.bind(np.abs(a - _mean(a, axis=axes, keepdims=True)), axis=axes,
+                       keepdims=bool(keepdims))
+        return r if dtype is None else r.astype(dtype)
     return np.sqrt(_var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
                         correction=correction))
 

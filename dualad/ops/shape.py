@@ -558,7 +558,9 @@ def _diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
 
 @implements(np.copy)
 def _copy(a, order="K", subok=False):
-    return a
+    # a new tracer with a new array, as NumPy's copy: traced arrays take in-place writes, and
+    # a write into the copy must not reach the original
+    return np.positive(a)
 
 
 # ---------------------------------------------------------------------------------------------

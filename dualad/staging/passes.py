@@ -144,7 +144,7 @@ def _is_scalar(x, value):
 
 _SIMPLIFIED = frozenset({"numpy.multiply", "numpy.add", "numpy.subtract", "numpy.divide",
                          "numpy.power", "numpy.reshape", "numpy.broadcast_to", "numpy.transpose",
-                         "numpy.sum", "numpy.ndarray.astype"})
+                         "numpy.sum", "numpy.ndarray.astype", "numpy.positive"})
 
 
 def _identity_of(eq):
@@ -181,6 +181,9 @@ def _identity_of(eq):
             cand = a  # a sum over no axes (an unbroadcast that had nothing to undo)
         elif name == "numpy.ndarray.astype" and type(a) is Var:
             cand = a if np.dtype(kw["dtype"]) == a.dtype else None
+        elif name == "numpy.positive" and type(a) is Var:
+            # a copy (x.copy(), a same-dtype astype): the program never writes in place
+            cand = a
     if type(cand) is Var and tuple(cand.shape) == tuple(out.shape) and cand.dtype == out.dtype:
         return cand
     return None

@@ -18,13 +18,17 @@ import sys
 import numpy as np
 
 from ..ops import ArrayProtocol, Tracer
-from ..ops.core import FUNCTION_RULES, UFUNC_RULES, qualname
+from ..ops.protocol import fit_inplace_result
+from ..ops.core import FUNCTION_RULES, LIVE_LEVELS, UFUNC_RULES, qualname
 
 __all__ = ["Staged", "Trace", "Var", "Const", "Call", "Equation", "GUARD", "STAGING_LEVEL",
            "active_trace"]
 
 #: below the user levels (0, 1) and every new_level(); above bind's starting point (-1)
 STAGING_LEVEL = -0.5
+# live for the escaped-tracer check of the other levels: a staged value outliving its trace
+# is this module's to refuse (Trace marks its values dead when tracing ends)
+LIVE_LEVELS[STAGING_LEVEL] = "ad.trace"
 
 #: constants up to this many elements are checked for in-place changes during the trace
 SNAPSHOT_MAX_SIZE = 1 << 14
@@ -391,6 +395,14 @@ class Staged(ArrayProtocol):
 
     def _process(self, prim, args, kwargs):
         return self._trace.record(prim, args, kwargs)
+
+    def _assign(self, new, what):
+        """An in-place write: the program stays single-assignment, this value names the new
+        variable from here on (as a DualArray swaps in its new primal and tangent)."""
+        new = fit_inplace_result(new, tuple(self.shape), self.dtype, "staged array", what)
+        if not isinstance(new, Staged):  # a constant written over the whole array
+            new = self._trace.record(UFUNC_RULES[np.positive], (np.asarray(new),), {})
+        self._value, self._var = new._value, new._var
 
     def __repr__(self):
         return f"Staged({self._var.name}, shape={self._var.shape}, dtype={self._var.dtype})"
