@@ -165,16 +165,21 @@ def _describe(k, total, a, b, lane_word):
     return f"in block {k + 1} of {total} ({lane_word} {a}:{b})"
 
 
-def run_blocks(executor, task, payload, blocks, progress, fname, lane_word="lanes"):
-    """``[task(*payload, a, b) for a, b in blocks]``, computed on ``executor``, in order.
+def run_blocks(executor, task, payload, blocks, progress, fname, lane_word="lanes",
+               extra=None):
+    """``[task(*payload, *extra(a, b), a, b) for a, b in blocks]``, computed on ``executor``,
+    in order. ``extra`` (optional) gives each block its own arguments (its slice of the seeds,
+    say), so that a block does not carry the others' data to its worker.
 
     A task's exception is raised here as itself, with a note naming its block; the blocks not
     yet started are cancelled, and nothing partial is returned.
     """
     check_executor(executor, fname)
-    check_payload(executor, (task, payload), fname)
+    own = [extra(a, b) if extra is not None else () for a, b in blocks]
+    check_payload(executor, (task, payload, own[:1]), fname)
     shown = Progress(progress, len(blocks), fname)
-    futures = [executor.submit(task, *payload, a, b) for a, b in blocks]
+    futures = [executor.submit(task, *payload, *mine, a, b)
+               for (a, b), mine in zip(blocks, own)]
     index = {fut: k for k, fut in enumerate(futures)}
     try:
         for fut in concurrent.futures.as_completed(futures):

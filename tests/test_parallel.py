@@ -183,3 +183,26 @@ def test_dask_local_cluster():
         with pytest.raises(ValueError, match="boom at lane 4") as info:
             ad.jacfwd(pf.fails_on_lane_4, chunk=2, executor=ex)(np.ones(6))
         assert "block 3 of 3" in " ".join(info.value.__notes__)
+
+
+def test_sparse_jacobian_on_workers(pool):
+    sp = pytest.importorskip("scipy.sparse")
+    x = np.linspace(0.2, 1.0, 12)
+    pattern = ad.jacobian_sparsity(pf.ode_residual)(x)
+    seen = []
+    for mode in ("forward", "reverse"):
+        serial = ad.sparse_jacobian(pf.ode_residual, sparsity=pattern, mode=mode)(x)
+        spread = ad.sparse_jacobian(pf.ode_residual, sparsity=pattern, mode=mode, executor=pool,
+                                    progress=lambda d, t: seen.append((d, t)))(x)
+        assert isinstance(spread, sp.csr_array)
+        np.testing.assert_array_equal(spread.toarray(), serial.toarray())
+    np.testing.assert_allclose(serial.toarray(), ad.jacfwd(pf.ode_residual)(x), atol=1e-15)
+    assert seen[-1][0] == seen[-1][1] > 1  # one block per color, all reported done
+    ex = InlineExecutor()
+    with pytest.raises(TypeError, match="module level"):
+        ad.sparse_jacobian(lambda v: v * 2.0, sparsity=sp.eye_array(3, format="csr") != 0,
+                           executor=ex)(np.ones(3))
+    assert ex.submitted == 0
+    with pytest.raises(ValueError, match="boom at lane 4"):
+        ad.sparse_jacobian(pf.fails_on_lane_4, sparsity=sp.eye_array(10, format="csr") != 0,
+                           mode="forward", executor=pool, chunk=1)(np.ones(10))

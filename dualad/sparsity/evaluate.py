@@ -14,6 +14,7 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 
+from .. import parallel
 from ..pytree import tree_flatten, tree_unflatten
 from ..transforms import _Args, _chunks, grad, jvp
 from . import coloring as col
@@ -177,7 +178,7 @@ def _forward_lanes(f, args, argnums, seeds):
     return out, _flat_lanes(tree_flatten(out_t)[0], seeds.shape[0])
 
 
-def _forward(f, spec, argnums, plan, dtype, chunk, executor):
+def _forward(f, spec, argnums, plan, dtype, chunk, executor, progress=False):
     side = plan.side
     k = side.coloring.num_colors
     seeds = side.seeds(dtype)
@@ -193,19 +194,25 @@ def _forward(f, spec, argnums, plan, dtype, chunk, executor):
         outs.append(result[0])
         return result[1]
     run = lambda a, b: lanes_of(_forward_lanes(f, spec.args, argnums, seeds[a:b]))
-    submit = None if executor is None else \
-        (lambda a, b: executor.submit(_forward_lanes, f, spec.args, argnums, seeds[a:b].copy()))
-    jac = _assemble(side, chunks, _pieces(chunks, run, submit, lanes_of), dtype)
+    spread = None if executor is None else (
+        lambda: parallel.run_blocks(executor, _forward_block, (f, spec.args, argnums), chunks,
+                                    progress, "sparse_jacobian", lane_word="colors",
+                                    extra=lambda a, b: (seeds[a:b].copy(),)))
+    jac = _assemble(side, chunks, _pieces(chunks, run, spread, lanes_of), dtype)
     return outs[0], jac
 
 
-def _pieces(chunks, run, submit, unpack=lambda r: r):
+def _forward_block(f, args, argnums, seeds, a, b):
+    """A worker's chunk of colors ``a:b`` (its seed lanes ``seeds``), for parallel.run_blocks."""
+    return _forward_lanes(f, args, argnums, seeds)
+
+
+def _pieces(chunks, run, spread, unpack=lambda r: r):
     """``(a, b, lanes)`` per chunk of colors ``a:b``: from ``run(a, b)`` one after the other, or
-    from an executor's futures (``submit(a, b)``, each result through ``unpack``)."""
-    if submit is None:
+    all at once from the workers (``spread()``, each result through ``unpack``)."""
+    if spread is None:
         return ((a, b, run(a, b)) for a, b in chunks)
-    futures = [submit(a, b) for a, b in chunks]
-    return ((a, b, unpack(fut.result())) for (a, b), fut in zip(chunks, futures))
+    return ((a, b, unpack(r)) for (a, b), r in zip(chunks, spread()))
 
 
 def _assemble(side, chunks, pieces, dtype):
@@ -233,7 +240,8 @@ def _reverse_worker(f, args, argnums, cots):
     return _flat_lanes(tree_flatten(grads)[0], cots.shape[0])
 
 
-def _reverse_pass(f, spec, argnums, plan, out_leaves, o_def, vjp_fn, dtype, chunk, executor):
+def _reverse_pass(f, spec, argnums, plan, out_leaves, o_def, vjp_fn, dtype, chunk, executor,
+                  progress=False):
     side = plan.side
     k = side.coloring.num_colors
     cots = side.seeds(dtype)
@@ -245,9 +253,16 @@ def _reverse_pass(f, spec, argnums, plan, out_leaves, o_def, vjp_fn, dtype, chun
     def run(a, b):
         grads = vjp_fn(_cotangent_leaves(cots[a:b], out_leaves, o_def), lanes=True)
         return _flat_lanes(tree_flatten(grads)[0], b - a)
-    submit = None if executor is None else \
-        (lambda a, b: executor.submit(_reverse_worker, f, spec.args, argnums, cots[a:b].copy()))
-    return _assemble(side, chunks, _pieces(chunks, run, submit), dtype)
+    spread = None if executor is None else (
+        lambda: parallel.run_blocks(executor, _reverse_block, (f, spec.args, argnums), chunks,
+                                    progress, "sparse_jacobian", lane_word="colors",
+                                    extra=lambda a, b: (cots[a:b].copy(),)))
+    return _assemble(side, chunks, _pieces(chunks, run, spread), dtype)
+
+
+def _reverse_block(f, args, argnums, cots, a, b):
+    """A worker's chunk of colors ``a:b`` (its cotangent lanes ``cots``)."""
+    return _reverse_worker(f, args, argnums, cots)
 
 
 def _check(fname, f, spec, jac, dtype):
@@ -274,7 +289,7 @@ def _check(fname, f, spec, jac, dtype):
 
 
 def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order="auto",
-                    chunk=None, executor=None):
+                    chunk=None, executor=None, progress=False):
     """The Jacobian of ``f`` as a ``scipy.sparse.csr_array`` ``(m, n)``, by compressed lanes.
 
     Shapes as :func:`jacobian_sparsity`: rows are the flattened (row-major, concatenated)
@@ -296,9 +311,13 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
     pass (less memory, more passes), as in :func:`dualad.jacfwd`; ``None`` is all at once
     within :data:`dualad.MEMORY_BUDGET`. ``executor``: a ``concurrent.futures.Executor`` that
     computes the chunks of lanes on its workers (one color per chunk unless ``chunk`` says
-    otherwise); ``f`` must then be picklable. The result is identical to the serial one.
+    otherwise); ``f`` must then be picklable. The result is identical to the serial one, and
+    the payload, errors and ``progress`` behave as for :func:`dualad.jacfwd`'s executor
+    (:mod:`dualad.parallel`).
     """
     fname = "sparse_jacobian"
+    if executor is not None:
+        parallel.check_executor(executor, fname)
     if chunk is not None:
         _chunks(1, 0, chunk, fname)  # a bad chunk raises now, not at the first call
     if mode not in _MODES:
@@ -323,7 +342,7 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
                 cache["plan"] = _Plan(given, mode, order)
             plan = cache["plan"]
         if plan.mode == "forward":
-            out, jac = _forward(f, spec, argnums, plan, dtype, chunk, executor)
+            out, jac = _forward(f, spec, argnums, plan, dtype, chunk, executor, progress)
             out_leaves, _ = tree_flatten(out)
             m = sum(int(np.size(o)) for o in out_leaves)
         else:
@@ -333,7 +352,7 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
             m = sum(int(np.size(o)) for o in out_leaves)
             _check_shape(fname, plan.pattern, m, spec.n)  # before seeding m cotangents
             jac = _reverse_pass(f, spec, argnums, plan, out_leaves, o_def, vjp_fn, dtype, chunk,
-                                executor)
+                                executor, progress)
         _check_shape(fname, plan.pattern, m, spec.n)
         if check:
             _check(fname, f, spec, jac, dtype)
