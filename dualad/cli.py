@@ -267,6 +267,14 @@ def format_report(results, settings):
                f"noise):"),
         times,
         "",
+        *_wrap("staged: ad.jit of auto's pick; its first call traces the Jacobian into a "
+               "NumPy program and compiles it, later calls replay it (times as multiples of "
+               "f; error against the reference):"),
+        _table(["problem", "trace + compile", "replay", "vs auto", "error-ref"],
+               [[r["label"], _seconds(r["jit"]["trace_seconds"]),
+                 _ratio(r["jit"]["ratio_to_f"]), _jit_vs_auto(r),
+                 _err(r["jit"]["error_vs_reference"])] for r in results], left=1),
+        "",
         *_wrap("max |difference| between the Jacobians (ref: the numerical reference; "
                "verdict: every AD mode within the reference's expected accuracy):"),
         errors,
@@ -287,6 +295,11 @@ WIDTH = 100
 def _wrap(text, indent="", more=""):
     return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=more,
                          break_on_hyphens=False, break_long_words=False) or [""]
+
+
+def _jit_vs_auto(r):
+    replay, auto = r["jit"]["seconds"], r["times"]["auto"]["seconds"]
+    return "n/a" if replay is None or not auto else f"{replay / auto:.2f}x"
 
 
 def _fastest(r):

@@ -46,7 +46,11 @@ present (``null`` where a value does not apply)::
           "error_vs_reference": {MODE: float|null},
           "expected_accuracy": 4.9e-05, # how far from the reference a right Jacobian may be
           "verdicts": {MODE: "ok"|"wrong"|null},  # forward, reverse, auto against it
-          "wrong_modes": [],            # the modes judged wrong: exit status 1
+          "wrong_modes": [],            # the modes judged wrong (and "jit"): exit status 1
+          "jit": {"trace_seconds": float|null,  # first call: trace + compile the program
+                  "seconds": float|null,        # a replay (median of the repeats)
+                  "ratio_to_f": float|null, "error_vs_reference": float|null,
+                  "verdict": "ok"|"wrong"|null},  # ad.jit of auto's pick; null: unavailable
           "jacobian_max_abs": 2300.5,   # scale for the errors: max |J|
           "value": 11.65 | [...] | null,  # f(x), a number or nested lists, if <= 64 entries
           "jacobian": [[...]] | null,   # the forward-mode Jacobian, m x n, if <= 64 entries
@@ -357,10 +361,12 @@ def _measure(case, settings):
     accuracy = _EXPECTED[reference] * (1.0 + (scale or 0.0))
     verdicts = {k: _verdict(jacs[k], errors[k][reference], accuracy) if k in _JUDGED else None
                 for k in MODES}
-    wrong = [k for k in _JUDGED if verdicts[k] == "wrong"]
+    jit = _measure_jit(case, auto_mode, jacs[reference], accuracy, f_time, settings, notes)
+    wrong = [k for k in _JUDGED if verdicts[k] == "wrong"] + \
+        (["jit"] if jit["verdict"] == "wrong" else [])
     if wrong:
-        worst = max((errors[k][reference] for k in wrong if errors[k][reference] is not None),
-                    default=float("nan"))
+        found = [jit["error_vs_reference"] if k == "jit" else errors[k][reference] for k in wrong]
+        worst = max((e for e in found if e is not None), default=float("nan"))
         notes.append(f"WRONG: {', '.join(wrong)} differ from the {reference} reference by "
                      f"{worst:.2g} (expected at most {accuracy:.2g}): a wrong derivative rule, "
                      f"or f is not differentiable at this point")
@@ -383,10 +389,39 @@ def _measure(case, settings):
         "expected_accuracy": accuracy,
         "verdicts": verdicts,
         "wrong_modes": wrong,
+        "jit": jit,
         "jacobian_max_abs": scale,
         "value": _small(out), "jacobian": _small(best),
         "notes": notes,
     }
+
+
+def _measure_jit(case, mode, reference, accuracy, f_time, settings, notes):
+    """``ad.jit`` of the Jacobian in ``mode``: the first call (trace and compile) timed on its
+    own, then replays timed like the modes, and judged against the reference like them."""
+    from .staging import jit
+    m = int(np.size(evaluate(case)))
+    staged = jit(jacfwd(case.f, tuple(range(len(case.args)))) if mode == "forward" else
+                 jacrev(case.f, tuple(range(len(case.args)))))
+    settings.progress(f"{case.label}: jit")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            first = _as_matrix(staged(*case.args), m)
+            trace = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            _as_matrix(staged(*case.args), m)
+            replay = median_seconds(lambda: staged(*case.args), time.perf_counter() - t0,
+                                    settings)[0]
+    except Exception as e:  # noqa: BLE001 - an op the stager cannot take: the column says so
+        notes.append(f"jit not available: {_describe(e)}")
+        return {"trace_seconds": None, "seconds": None, "ratio_to_f": None,
+                "error_vs_reference": None, "verdict": None}
+    error = _max_abs_diff(first, reference)
+    return {"trace_seconds": trace, "seconds": replay,
+            "ratio_to_f": replay / f_time if f_time > 0 else None,
+            "error_vs_reference": error, "verdict": _verdict(first, error, accuracy)}
 
 
 #: the AD modes whose result is judged against the numerical reference

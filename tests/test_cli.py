@@ -15,8 +15,8 @@ MODES = ["forward", "reverse", "auto", "central", "complex"]
 PROBLEM_KEYS = {"label", "problem", "description", "n", "m", "shapes", "kind", "f_seconds",
                 "times", "available", "auto_mode", "fastest_mode", "fastest_is_clear",
                 "auto_was_fastest", "auto_missed", "reference", "errors", "error_vs_reference",
-                "expected_accuracy", "verdicts", "wrong_modes", "jacobian_max_abs", "value",
-                "jacobian", "notes"}
+                "expected_accuracy", "verdicts", "wrong_modes", "jit", "jacobian_max_abs",
+                "value", "jacobian", "notes"}
 
 USER_MODULE = '''
 import numpy as np
@@ -104,6 +104,8 @@ def test_default_run_prints_every_mode_and_the_auto_pick():
     assert "complex" in last_seed and last_seed.split()[-1] == "ok"
     assert "WRONG" not in out
     assert max(len(line) for line in out.splitlines()) <= 100
+    jit_header = next(line for line in out.splitlines() if "trace + compile" in line)
+    assert jit_header.split()[0] == "problem" and "replay" in jit_header
 
 
 def test_json_seed_gradient_and_agreement():
@@ -138,6 +140,11 @@ def test_json_seed_gradient_and_agreement():
     assert p["verdicts"] == {"forward": "ok", "reverse": "ok", "auto": "ok", "central": None,
                              "complex": None}
     assert p["wrong_modes"] == [] and 0 < p["expected_accuracy"] < 1e-6
+    # the staged column: ad.jit of auto's pick, its trace timed apart from its replays
+    jit = p["jit"]
+    assert jit["verdict"] == "ok" and jit["error_vs_reference"] <= 1e-12
+    assert jit["trace_seconds"] > 0 and jit["seconds"] > 0
+    assert jit["ratio_to_f"] == pytest.approx(jit["seconds"] / p["f_seconds"])
 
 
 def test_json_builtin_problems_show_each_modes_side():
@@ -174,7 +181,7 @@ def test_wrong_derivative_is_flagged_with_exit_status_1(tmp_path):
     np.save(point, np.array([2.0, 3.0]))
     res = run("wrongrule:cube_root", "--point", point, "--quick", cwd=tmp_path)
     assert res.returncode == 1, res.stderr
-    assert "WRONG derivatives: wrongrule:cube_root (forward, reverse, auto)" in res.stderr
+    assert "WRONG derivatives: wrongrule:cube_root (forward, reverse, auto, jit)" in res.stderr
     row = next(line for line in res.stdout.splitlines()[::-1]
                if line.startswith("wrongrule:cube_root"))
     assert row.split()[-1] == "WRONG"
@@ -183,7 +190,7 @@ def test_wrong_derivative_is_flagged_with_exit_status_1(tmp_path):
     res = run("wrongrule:cube_root", "--point", point, "--quick", "--json", cwd=tmp_path)
     assert res.returncode == 1
     (p,) = json.loads(res.stdout)["problems"]
-    assert p["wrong_modes"] == ["forward", "reverse", "auto"]
+    assert p["wrong_modes"] == ["forward", "reverse", "auto", "jit"]
     assert p["verdicts"]["forward"] == "wrong" and p["reference"] == "central"  # (cbrt: real only)
     # the size of the error is the rule's: (1/cbrt(x) - 1/(3 cbrt(x)^2)) at x = 2
     x = 2.0
