@@ -44,3 +44,21 @@ def test_jvp_vjp_hvp():
     np.testing.assert_allclose(fn(1.0)[0], 6.0 * X ** 2)
     v = np.array([1.0, 0.0, 2.0])
     np.testing.assert_allclose(ad.hvp(loss, (X,), (v,), scale=2.0)[0], 12.0 * X * v)
+
+
+def test_sparse_transforms_pass_keyword_arguments():
+    def f(x, scale=1.0):
+        return np.sin(x) * scale + x[::-1] * x
+
+    def g(x, scale=1.0):
+        return np.sum(np.sin(x) * x) * scale
+
+    x = np.linspace(0.1, 0.9, 5)
+    dense = ad.jacfwd(f)(x, scale=3.0)
+    np.testing.assert_array_equal(ad.jacobian_sparsity(f)(x, scale=3.0).toarray(), dense != 0)
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(ad.sparse_jacobian(f, mode=mode)(x, scale=3.0).toarray(),
+                                   dense, rtol=1e-14)
+    np.testing.assert_allclose(ad.sparse_hessian(g)(x, scale=2.0).toarray(),
+                               ad.hessian(g)(x, scale=2.0), rtol=1e-13)
+    assert ad.hessian_sparsity(g)(x, scale=2.0).shape == (5, 5)

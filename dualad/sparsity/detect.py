@@ -134,10 +134,15 @@ def jacobian_sparsity(f, argnums=0, report=False):
     a dict from the names of those primitives to how often they fell back.
     """
     @functools.wraps(f)
-    def sparsity_fn(*args):
-        p, run = _trace(f, "jacobian_sparsity", args, argnums)
+    def sparsity_fn(*args, **kwargs):
+        p, run = _trace(_bind(f, kwargs), "jacobian_sparsity", args, argnums)
         return (p, dict(run.fallbacks)) if report else p
     return sparsity_fn
+
+
+def _bind(f, kwargs):
+    """``f`` with its keyword arguments fixed (they are passed through, never differentiated)."""
+    return functools.partial(f, **kwargs) if kwargs else f
 
 
 def hessian_sparsity(f, argnums=0, report=False):
@@ -152,8 +157,8 @@ def hessian_sparsity(f, argnums=0, report=False):
     g = grad(f, argnums)
 
     @functools.wraps(f)
-    def sparsity_fn(*args):
-        p, run = _trace(g, "hessian_sparsity", args, argnums)
+    def sparsity_fn(*args, **kwargs):
+        p, run = _trace(_bind(g, kwargs), "hessian_sparsity", args, argnums)
         p = sp.csr_array(p + p.T, dtype=bool)
         p.sum_duplicates()
         return (p, dict(run.fallbacks)) if report else p

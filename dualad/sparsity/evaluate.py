@@ -18,7 +18,7 @@ from .. import parallel
 from ..pytree import tree_flatten, tree_unflatten
 from ..transforms import _Args, _chunks, grad, jvp
 from . import coloring as col
-from .detect import hessian_sparsity, jacobian_sparsity
+from .detect import _bind, hessian_sparsity, jacobian_sparsity
 
 __all__ = ["sparse_jacobian", "sparse_hessian"]
 
@@ -330,7 +330,10 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
     cache = {}
 
     @functools.wraps(f)
-    def jac_fn(*args):
+    def jac_fn(*args, **kwargs):
+        return _jacobian(_bind(f, kwargs), args)
+
+    def _jacobian(f, args):
         spec = _Args(fname, args, argnums)
         dtype = spec.dtype()
         if given is None:
@@ -377,7 +380,10 @@ def sparse_hessian(f, argnums=0, sparsity=None, order="auto"):
     cache = {}
 
     @functools.wraps(f)
-    def hess_fn(*args):
+    def hess_fn(*args, **kwargs):
+        return _hessian(_bind(f, kwargs), args)
+
+    def _hessian(f, args):
         spec = _Args(fname, args, argnums)
         n = spec.n
         dtype = spec.dtype()
