@@ -275,6 +275,16 @@ def format_report(results, settings):
                  _ratio(r["jit"]["ratio_to_f"]), _jit_vs_auto(r),
                  _err(r["jit"]["error_vs_reference"])] for r in results], left=1),
         "",
+        *_wrap("sparse: the share of nonzeros in the Jacobian; where it is at most 25%, "
+               "sparse_jacobian with the pattern found once (detection + coloring timed apart, "
+               "the evaluation as a multiple of f):"),
+        _table(["problem", "nonzeros", "colors", "pattern + coloring", "sparse", "error-ref"],
+               [[r["label"], f"{100 * r['sparse']['density']:.3g}%",
+                 r["sparse"]["colors"] if r["sparse"]["colors"] is not None else "-",
+                 _seconds(r["sparse"]["pattern_seconds"]) if r["sparse"]["seconds"] else "-",
+                 _ratio(r["sparse"]["ratio_to_f"]) if r["sparse"]["seconds"] else "dense",
+                 _err(r["sparse"]["error_vs_reference"])] for r in results], left=1),
+        "",
         *_wrap("max |difference| between the Jacobians (ref: the numerical reference; "
                "verdict: every AD mode within the reference's expected accuracy):"),
         errors,
@@ -406,7 +416,9 @@ class _Progress:
 def _list_problems():
     width = max(map(len, PROBLEMS))
     for p in PROBLEMS.values():
-        print(f"{p.name.ljust(width)}  {p.description} (n = {', '.join(map(str, p.sizes))})")
+        text = f"{p.description} (n = {', '.join(map(str, p.sizes))})"
+        print("\n".join(_wrap(text, indent=f"{p.name.ljust(width)}  ",
+                               more=" " * (width + 2))))
 
 
 def _cases(args, settings):

@@ -47,6 +47,11 @@ present (``null`` where a value does not apply)::
           "expected_accuracy": 4.9e-05, # how far from the reference a right Jacobian may be
           "verdicts": {MODE: "ok"|"wrong"|null},  # forward, reverse, auto against it
           "wrong_modes": [],            # the modes judged wrong (and "jit"): exit status 1
+          "sparse": {"density": 0.01,           # nonzeros / (m n) of the Jacobian
+                     "colors": 5|null, "pattern_seconds": float|null,  # detection + coloring
+                     "seconds": float|null, "ratio_to_f": float|null,  # sparse_jacobian
+                     "error_vs_reference": float|null, "verdict": "ok"|"wrong"|null},
+                                        # measured only where density <= 0.25
           "jit": {"trace_seconds": float|null,  # first call: trace + compile the program
                   "seconds": float|null,        # a replay (median of the repeats)
                   "ratio_to_f": float|null, "error_vs_reference": float|null,
@@ -164,7 +169,18 @@ PROBLEMS = {p.name: p for p in (
             "passes", (16, 64, 256), (16, 64), lambda n, seed: _mlp_case("square", n, n, seed)),
     Problem("seed", "f(x1, x2) = ln x1 + x1 x2 - sin x2 at (2, 5): gradient (5.5, 1.716)",
             (2,), (2,), _seed_case),
+    Problem("bratu", "2-D Bratu residual on a k x k grid, R^n -> R^n, n = k^2: a 5-point "
+            "stencil, the Jacobian is sparse (5 colors)", (64, 256, 1024), (16, 64),
+            lambda n, seed: _bratu_case(n, seed)),
 )}
+
+
+def _bratu_case(n, seed):
+    from .benchmarks.sparse import bratu_residual
+    k = math.isqrt(n)
+    u = np.random.default_rng(seed).uniform(0.0, 0.1, k * k)
+    return Case(f"bratu n={k * k}", "bratu", lambda v: bratu_residual(v, k), (u,),
+                f"-Δu - 6 e^u on a {k}x{k} grid, R^{k * k} -> R^{k * k}")
 
 
 def builtin_cases(names, settings):
@@ -362,10 +378,12 @@ def _measure(case, settings):
     verdicts = {k: _verdict(jacs[k], errors[k][reference], accuracy) if k in _JUDGED else None
                 for k in MODES}
     jit = _measure_jit(case, auto_mode, jacs[reference], accuracy, f_time, settings, notes)
+    sparse = _measure_sparse(case, best, jacs[reference], accuracy, f_time, settings, notes)
     wrong = [k for k in _JUDGED if verdicts[k] == "wrong"] + \
-        (["jit"] if jit["verdict"] == "wrong" else [])
+        [k for k, r in (("jit", jit), ("sparse", sparse)) if r["verdict"] == "wrong"]
     if wrong:
-        found = [jit["error_vs_reference"] if k == "jit" else errors[k][reference] for k in wrong]
+        extra = {"jit": jit["error_vs_reference"], "sparse": sparse["error_vs_reference"]}
+        found = [extra[k] if k in extra else errors[k][reference] for k in wrong]
         worst = max((e for e in found if e is not None), default=float("nan"))
         notes.append(f"WRONG: {', '.join(wrong)} differ from the {reference} reference by "
                      f"{worst:.2g} (expected at most {accuracy:.2g}): a wrong derivative rule, "
@@ -390,6 +408,7 @@ def _measure(case, settings):
         "verdicts": verdicts,
         "wrong_modes": wrong,
         "jit": jit,
+        "sparse": sparse,
         "jacobian_max_abs": scale,
         "value": _small(out), "jacobian": _small(best),
         "notes": notes,
@@ -422,6 +441,43 @@ def _measure_jit(case, mode, reference, accuracy, f_time, settings, notes):
     return {"trace_seconds": trace, "seconds": replay,
             "ratio_to_f": replay / f_time if f_time > 0 else None,
             "error_vs_reference": error, "verdict": _verdict(first, error, accuracy)}
+
+
+#: a Jacobian with at most this share of nonzeros is measured by sparse_jacobian too
+SPARSE_DENSITY = 0.25
+
+
+def _measure_sparse(case, dense, reference, accuracy, f_time, settings, notes):
+    """Where the Jacobian is sparse: the pattern and coloring found once (timed on their own),
+    then ``sparse_jacobian`` with it, timed like the modes and judged like them."""
+    from .sparsity import jacobian_sparsity, sparse_jacobian
+    from .sparsity.coloring import column_coloring
+    m, n = dense.shape
+    density = float(np.count_nonzero(dense)) / (m * n) if m * n else 1.0
+    result = {"density": density, "colors": None, "pattern_seconds": None, "seconds": None,
+              "ratio_to_f": None, "error_vs_reference": None, "verdict": None}
+    if density > SPARSE_DENSITY or m * n < 4:
+        return result
+    argnums = tuple(range(len(case.args)))
+    settings.progress(f"{case.label}: sparse")
+    try:
+        t0 = time.perf_counter()
+        pattern = jacobian_sparsity(case.f, argnums)(*case.args)
+        staged = sparse_jacobian(case.f, argnums, sparsity=pattern)
+        got = np.asarray(staged(*case.args).toarray(), dtype=np.float64)
+        result["pattern_seconds"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        staged(*case.args)
+        result["seconds"] = median_seconds(lambda: staged(*case.args),
+                                           time.perf_counter() - t0, settings)[0]
+        result["colors"] = int(column_coloring(pattern).num_colors)
+    except Exception as e:  # noqa: BLE001 - the column says why it is missing
+        notes.append(f"sparse mode not available: {_describe(e)}")
+        return result
+    result["ratio_to_f"] = result["seconds"] / f_time if f_time > 0 else None
+    result["error_vs_reference"] = _max_abs_diff(got, reference)
+    result["verdict"] = _verdict(got, result["error_vs_reference"], accuracy)
+    return result
 
 
 #: the AD modes whose result is judged against the numerical reference

@@ -15,8 +15,8 @@ MODES = ["forward", "reverse", "auto", "central", "complex"]
 PROBLEM_KEYS = {"label", "problem", "description", "n", "m", "shapes", "kind", "f_seconds",
                 "times", "available", "auto_mode", "fastest_mode", "fastest_is_clear",
                 "auto_was_fastest", "auto_missed", "reference", "errors", "error_vs_reference",
-                "expected_accuracy", "verdicts", "wrong_modes", "jit", "jacobian_max_abs",
-                "value", "jacobian", "notes"}
+                "expected_accuracy", "verdicts", "wrong_modes", "jit", "sparse",
+                "jacobian_max_abs", "value", "jacobian", "notes"}
 
 USER_MODULE = '''
 import numpy as np
@@ -150,7 +150,8 @@ def test_json_seed_gradient_and_agreement():
 def test_json_builtin_problems_show_each_modes_side():
     doc = run_json()
     by_label = {p["label"]: p for p in doc["problems"]}
-    assert {p["problem"] for p in doc["problems"]} == {"helmholtz", "wide", "square", "seed"}
+    assert {p["problem"] for p in doc["problems"]} == {"helmholtz", "wide", "square", "seed",
+                                                       "bratu"}
     for p in doc["problems"]:
         assert set(p) == PROBLEM_KEYS
         scale = 1.0 + p["jacobian_max_abs"]
@@ -160,6 +161,14 @@ def test_json_builtin_problems_show_each_modes_side():
     assert by_label["wide n=8"]["auto_mode"] == "forward"
     assert by_label["helmholtz n=20"]["kind"] == "gradient"
     assert by_label["wide n=8"]["m"] == 1024 and by_label["wide n=8"]["jacobian"] is None
+    # the sparse column: measured where the Jacobian is sparse, and says so where it is not
+    dense = by_label["wide n=8"]["sparse"]
+    assert dense["density"] == 1.0 and dense["seconds"] is None and dense["verdict"] is None
+    bratu = by_label["bratu n=64"]["sparse"]
+    assert bratu["density"] == pytest.approx((5 * 64 - 4 * 8) / 64 ** 2)  # the 5-point stencil
+    assert bratu["colors"] == 5 and bratu["verdict"] == "ok"
+    assert bratu["pattern_seconds"] > 0 and bratu["ratio_to_f"] > 0
+    assert bratu["error_vs_reference"] <= 1e-6 * (1 + by_label["bratu n=64"]["jacobian_max_abs"])
 
 
 WRONG_RULE_MODULE = '''
@@ -201,9 +210,10 @@ def test_wrong_derivative_is_flagged_with_exit_status_1(tmp_path):
 def test_list_names_the_problems():
     res = run("--list")
     assert res.returncode == 0
-    lines = res.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == ["helmholtz", "wide", "square", "seed"]
+    lines = [line for line in res.stdout.splitlines() if not line.startswith(" ")]
+    assert [line.split()[0] for line in lines] == ["helmholtz", "wide", "square", "seed", "bratu"]
     assert all(len(line.split()) > 3 for line in lines)  # each with a description
+    assert max(len(line) for line in res.stdout.splitlines()) <= 100  # wrapped, indented
 
 
 def test_verbose_shows_progress_on_stderr():
