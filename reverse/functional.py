@@ -13,8 +13,9 @@ import functools
 import numpy as np
 
 from dualad.ops import Tracer, check_live, close_level, open_level
-from dualad.ops.core import check_numeric_output, check_scalar_output
-from dualad.pytree import tree_flatten, tree_map, tree_unflatten
+from dualad.ops.core import check_numeric_output
+from dualad.pytree import tree_flatten, tree_unflatten
+from dualad.transforms import grad as _dualad_grad
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
 from .tape import keep_own_copies, own, sweep
@@ -327,77 +328,13 @@ def _value_and_grad_leaves(fun, leaves, has_aux, check_out, level):
 
 
 def grad(f, argnums=0, has_aux=False):
-    """The gradient of the scalar function ``f``, by one reverse sweep.
+    """The gradient of the scalar function ``f``, by one reverse sweep: the same function as
+    ``dualad.grad(f, argnums, has_aux, mode="reverse")`` (one argument front, one set of checks
+    and messages, keyword arguments and complex inputs handled alike).
 
     Returns a function with ``f``'s signature that returns ``∂f/∂args[argnums]`` shaped like
     that argument (a tuple of them for a tuple ``argnums``); with ``has_aux=True`` (``f`` returns
     ``(value, aux)``) it returns ``(gradient, aux)``. Differentiated arguments must be floating
     (Python floats are 0-d float64); float32 gives float32 gradients.
     """
-    single = isinstance(argnums, (int, np.integer))
-    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
-
-    @functools.wraps(f)
-    def grad_f(*args, **kwargs):
-        n = len(args)
-        for a in nums:
-            if not -n <= a < n:
-                raise ValueError(f"grad: argnums {argnums!r} is out of range for {n} "
-                                 f"positional argument(s)")
-        asked = tuple(a % n for a in nums)
-        idx = tuple(dict.fromkeys(asked))  # argnums=(0, 0): differentiated once, returned twice
-        for a in idx:
-            _check_differentiable(args[a], a)
-
-        flat, defs = [], []
-        for a in idx:
-            leaves, td = tree_flatten(args[a])
-            flat.extend(leaves)
-            defs.append(td)
-
-        def rebuild(leaves):  # the differentiated arguments from the flat list of leaves
-            it = iter(leaves)
-            return [tree_unflatten(td, it) for td in defs]
-
-        def partial_f(*leaves):
-            full = list(args)
-            for a, value in zip(idx, rebuild(leaves)):
-                full[a] = value
-            return f(*full, **kwargs)
-
-        out, grads, aux = value_and_grad_leaves(partial_f, flat, has_aux, _check_scalar_out)
-        grads = tuple(rebuild(grads))
-        if len(idx) != len(asked):
-            again = set()
-            out = []
-            for a in asked:
-                g = grads[idx.index(a)]
-                out.append(g if a not in again else tree_map(
-                    lambda v: v.copy() if type(v) is _ndarray else v, g))
-                again.add(a)
-            grads = tuple(out)
-        g = grads[0] if single else grads
-        return (g, aux) if has_aux else g
-    return grad_f
-
-
-def _check_scalar_out(out):
-    check_scalar_output("grad", out)
-
-
-def _check_differentiable(x, argnum):
-    leaves, _ = tree_flatten(x)
-    for leaf in leaves:
-        if isinstance(leaf, Tracer):
-            dtype = leaf.dtype
-        elif isinstance(leaf, float):
-            continue
-        else:
-            numeric = isinstance(leaf, (np.ndarray, np.generic, int, bool))
-            dtype = np.result_type(leaf) if numeric else None
-        if dtype is None or not _is_float(dtype):
-            what = f"dtype {dtype}" if dtype is not None else f"type {type(leaf).__name__}"
-            raise TypeError(f"grad: argument {argnum} has {what}; integer and boolean "
-                            f"arguments are constants and have no derivative. Pass floats "
-                            f"(e.g. np.asarray(x, dtype=float)) to differentiate with respect "
-                            f"to it")
+    return _dualad_grad(f, argnums, has_aux, mode="reverse")

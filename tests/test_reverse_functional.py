@@ -140,12 +140,26 @@ def test_grad_errors_say_what_to_do():
         rv.grad(lambda x: x * 2)(np.ones(3))
     with pytest.raises(TypeError, match="got a list"):
         rv.grad(lambda x: [x])(1.0)
-    with pytest.raises(TypeError, match="integer.*constants.*Pass floats"):
+    with pytest.raises(TypeError, match="integer.*constants.*Pass a float"):
         rv.grad(lambda x: x * 2.0)(3)
     with pytest.raises(TypeError, match="dtype int64"):
         rv.grad(lambda x: np.sum(x * 2.0))(np.arange(3))
     with pytest.raises(ValueError, match="out of range"):
         rv.grad(seed_f, argnums=2)(2.0, 5.0)
+
+
+def test_reverse_grad_is_dualad_grad_in_reverse_mode():
+    # one argument front: the same results and the same messages, keywords and complex alike
+    f = lambda x, scale=1.0: np.sum(np.abs(x) ** 2) * scale  # noqa: E731
+    z = np.array([3.0 + 4.0j, 1.0 - 2.0j])
+    np.testing.assert_array_equal(rv.grad(f)(z, scale=2.0), ad.grad(f)(z, scale=2.0))
+    np.testing.assert_allclose(rv.grad(f)(z, scale=2.0), 4 * np.conj(z))  # JAX's convention
+    for bad in (lambda x: x * 2, lambda x: (x, x)):
+        with pytest.raises(TypeError) as a:
+            rv.grad(bad)(np.ones(2))
+        with pytest.raises(TypeError) as b:
+            ad.grad(bad)(np.ones(2))
+        assert str(a.value) == str(b.value)
 
 
 def test_grad_float32_and_pytree_argument():
