@@ -108,27 +108,7 @@ def _tolerances(args, checked, rtol, atol):
 def _jacobian_function(mode):
     """``jacfwd`` or ``jacrev``, imported when first needed (so import order never matters)."""
     from . import transforms
-    fn = getattr(transforms, MODES[mode], None)
-    if fn is None:
-        raise NotImplementedError(f"check_grads: mode {mode!r} needs dualad.transforms."
-                                  f"{MODES[mode]}, which is not available")
-    if mode != "reverse":
-        return fn
-
-    def jacrev(f, argnums=0):
-        jac = fn(f, argnums=argnums)
-
-        def jac_fn(*args):
-            try:
-                return jac(*args)
-            except ModuleNotFoundError as e:
-                if e.name != "reverse":
-                    raise
-                raise NotImplementedError("check_grads: mode 'reverse' needs the reverse "
-                                          "tape (the `reverse` package), not installed yet; "
-                                          "check modes=('forward',)") from e
-        return jac_fn
-    return jacrev
+    return getattr(transforms, MODES[mode])
 
 
 # ---------------------------------------------------------------------------------------------

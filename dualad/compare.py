@@ -64,7 +64,7 @@ present (``null`` where a value does not apply)::
     }
 
 ``null`` stands for a mode that was not available (complex step on a function that rejects
-complex input; reverse mode without the ``reverse`` package) and for non-finite numbers.
+complex input) and for non-finite numbers.
 """
 from __future__ import annotations
 
@@ -282,10 +282,6 @@ def _first_run(case, mode, thunk):
             # a ComplexWarning means f dropped an imaginary part: the complex step is invalid
             warnings.simplefilter("error", np.exceptions.ComplexWarning)
             return thunk(), None
-    except ModuleNotFoundError as e:
-        if e.name == "reverse" and mode in ("reverse", "auto"):
-            return None, f"{mode}: the reverse package is not installed"
-        raise CompareError(f"{case.label}: {mode} mode failed: {_describe(e)}") from None
     except Exception as e:
         if mode == "complex":
             # numeric's own messages say what f did with the complex input; others are f's

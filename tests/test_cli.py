@@ -243,18 +243,6 @@ def test_plot_without_matplotlib_is_one_line(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_without_the_reverse_package_its_modes_are_left_out(tmp_path):
-    fake = tmp_path / "hide" / "reverse"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(
-        "raise ModuleNotFoundError(\"No module named 'reverse'\", name='reverse')\n")
-    (p,) = run_json("--problem", "seed", cwd=tmp_path, pythonpath=[tmp_path / "hide"])[
-        "problems"]
-    assert p["available"] == {**{k: True for k in MODES}, "reverse": False, "auto": False}
-    assert p["times"]["reverse"]["seconds"] is None and p["fastest_mode"] == "forward"
-    assert any("the reverse package is not installed" in note for note in p["notes"])
-
-
 # ---------------------------------------------------------------------------------------------
 # a user's function
 # ---------------------------------------------------------------------------------------------

@@ -15,12 +15,9 @@ from dualad.ops import conv as C
 from dualad.ops import winograd as W
 from ophelpers import check_adjoint, check_forward
 
-try:
-    import reverse as rv
-    MODES = ("forward", "reverse")
-except ModuleNotFoundError:  # the tape is not there yet: forward mode and the adjoint identity
-    rv = None
-    MODES = ("forward",)
+import reverse as rv
+
+MODES = ("forward", "reverse")
 
 METHODS = ("direct", "im2col", "fft", "winograd")
 
@@ -137,10 +134,9 @@ def test_conv2d_float32_kept(method):
     d = F.conv2d(DualArray(x.astype(np.float32), np.ones(x.shape, np.float32)),
                  w.astype(np.float32), padding=1, method=method)
     assert d.primal.dtype == np.float32 and d.tangent.dtype == np.float32
-    if rv is not None:
-        gx, gw = ad.grad(lambda a, k: np.sum(F.conv2d(a, k, padding=1, method=method) ** 2),
-                         argnums=(0, 1))(x.astype(np.float32), w.astype(np.float32))
-        assert gx.dtype == np.float32 and gw.dtype == np.float32
+    gx, gw = ad.grad(lambda a, k: np.sum(F.conv2d(a, k, padding=1, method=method) ** 2),
+                     argnums=(0, 1))(x.astype(np.float32), w.astype(np.float32))
+    assert gx.dtype == np.float32 and gw.dtype == np.float32
 
 
 def test_conv2d_errors():
@@ -296,7 +292,6 @@ def test_conv2d_check_grads(method):
                        modes=MODES)
 
 
-@pytest.mark.skipif(rv is None, reason="needs the reverse tape")
 def test_conv2d_hessian_forward_over_reverse():
     # ad.hessian differentiates the VJP rules (the partner primitives) by their JVP rules;
     # forward-over-forward (checked numerically above) is the reference
@@ -399,7 +394,7 @@ def test_activation_values():
 
 def test_relu_derivative_at_zero_is_zero():
     x = np.array([-1.0, 0.0, 2.0])
-    for mode in ("forward",) + (("reverse",) if rv else ()):
+    for mode in ("forward", "reverse"):
         g = ad.grad(lambda a: np.sum(F.relu(a)), mode=mode)(x)
         np.testing.assert_array_equal(g, [0.0, 0.0, 1.0])
 
@@ -514,7 +509,6 @@ def test_returns_the_type_it_was_given(name, fn):
     d = fn(DualArray(x, np.ones_like(x)))
     assert isinstance(d, DualArray), name
     np.testing.assert_allclose(d.primal, y, atol=1e-14)
-    if rv is not None:
-        t = fn(rv.Tensor(x, requires_grad=True))
-        assert isinstance(t, rv.Tensor), name
-        np.testing.assert_allclose(t.data, y, atol=1e-14)
+    t = fn(rv.Tensor(x, requires_grad=True))
+    assert isinstance(t, rv.Tensor), name
+    np.testing.assert_allclose(t.data, y, atol=1e-14)

@@ -65,34 +65,17 @@ def setup(dtype, seed=0):
     return x, w, g
 
 
-def _tape_available():
-    try:
-        import reverse  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
-def forward_backward(method, via_tape):
-    """A function ``(x, w, g) -> (y, dx, dw)`` for ``method``."""
+def forward_backward(method):
+    """A function ``(x, w, g) -> (y, dx, dw)`` for ``method``, backward by the reverse tape."""
+    import dualad as ad
     params = dict(zip(("stride", "padding", "dilation", "method"),
                       C.normalize_conv_args(SHAPE_X, SHAPE_W, 1, PADDING, 1, method)))
-    if via_tape:
-        import dualad as ad
 
-        def run(x, w, g):
-            y, pullback = ad.vjp(lambda a, b: C.conv2d_p.bind(a, b, **params), x, w)
-            dx, dw = pullback(g)
-            return y, dx, dw
-        return run
-
-    def run_rules(x, w, g):
-        y = C.conv2d_p.impl(x, w, **params)
-        gk = g[None]  # one cotangent lane
-        dx = C.conv2d_p.vjp(0, gk, y, x, w, **params)[0]
-        dw = C.conv2d_p.vjp(1, gk, y, x, w, **params)[0]
+    def run(x, w, g):
+        y, pullback = ad.vjp(lambda a, b: C.conv2d_p.bind(a, b, **params), x, w)
+        dx, dw = pullback(g)
         return y, dx, dw
-    return run_rules
+    return run
 
 
 def careless_im2col(x, w, g, pad=PADDING):
@@ -121,7 +104,6 @@ def careless_im2col(x, w, g, pad=PADDING):
 
 def run(repeats=15):
     """Time everything; return a list of result dicts (one per dtype and method)."""
-    via_tape = _tape_available()
     rows = []
     for dtype in (np.float64, np.float32):
         x, w, g = setup(dtype)
@@ -131,7 +113,7 @@ def run(repeats=15):
         fns = {("careless im2col", "total"): lambda: careless_im2col(x, w, g)}
         C.clear_auto_cache()
         for method in METHODS:
-            fb = forward_backward(method, via_tape)
+            fb = forward_backward(method)
             out = fb(x, w, g)  # for auto: the timed choices, cached for the runs below
             for a, b in zip(out, ref):  # every method computes the same thing
                 tol = 1e-10 if dtype == np.float64 else 1e-3
@@ -149,7 +131,7 @@ def run(repeats=15):
                          "total_ms": t[method, "total"] * 1e3,
                          "ratio": t[method, "total"] / t_base,
                          "auto": auto if method == "auto" else None})
-    return rows, via_tape
+    return rows
 
 
 def _thread_limit(n):
@@ -171,9 +153,9 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="limit the BLAS threads")
     args = ap.parse_args(argv)
     with _thread_limit(args.threads):
-        rows, via_tape = run(args.repeats)
+        rows = run(args.repeats)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    how = "dualad.vjp (reverse tape)" if via_tape else "VJP rules called directly (K = 1)"
+    how = "dualad.vjp (reverse tape)"
     threads = "default BLAS threads" if args.threads is None else f"{args.threads} BLAS threads"
     print(f"conv2d x{SHAPE_X} w{SHAPE_W} padding {PADDING}; backward via {how}; best of "
           f"{args.repeats}; {threads}; load average {load:.2f} on {os.cpu_count()} CPUs")
