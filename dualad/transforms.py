@@ -356,21 +356,21 @@ def _forward_block(f, spec, a, b, has_aux, fname, first):
     """One lane pass, lanes ``a:b``: ``(head, tangents)`` with the output tangent rows of each
     output leaf; ``head`` is ``(o_def, out leaves, aux)`` for the ``first`` block, else None."""
     dtype = spec.dtype()
-    # (closed when the pass is done; a pass that raises leaves its level live, which only
-    # forgoes the escaped-tracer check for its tracers)
     level = open_level(fname)
-    seeds = _identity_lanes(a, b, spec.sizes, spec.offsets, [tuple(x.shape) for x in spec.leaves],
-                            dtype)
-    res = spec.call(f, _seed(spec.leaves, seeds, level, True))
-    res, aux_c = _split_aux(fname, res, has_aux)
-    o_leaves, o_def = tree_flatten(res)
-    pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
-    tangents = [t for _, t in pairs]
-    head = None
-    if first:
-        out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
-        head = (o_def, out, _plain_tree(aux_c, level) if has_aux else None)
-    close_level(level)
+    try:  # (closed however the pass ends: a tracer kept from a pass that raised is dead too)
+        seeds = _identity_lanes(a, b, spec.sizes, spec.offsets,
+                                [tuple(x.shape) for x in spec.leaves], dtype)
+        res = spec.call(f, _seed(spec.leaves, seeds, level, True))
+        res, aux_c = _split_aux(fname, res, has_aux)
+        o_leaves, o_def = tree_flatten(res)
+        pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
+        tangents = [t for _, t in pairs]
+        head = None
+        if first:
+            out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
+            head = (o_def, out, _plain_tree(aux_c, level) if has_aux else None)
+    finally:
+        close_level(level)
     return head, tangents
 
 

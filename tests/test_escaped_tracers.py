@@ -104,3 +104,18 @@ def test_live_tracers_still_work():
     assert float((d * d).tangent) == 4.0
     np.testing.assert_allclose(ad.hessian(lambda v: np.sum(v ** 3))(np.array([1.0, 2.0])),
                                np.diag([6.0, 12.0]))
+
+
+@pytest.mark.parametrize("transform", [ad.jacfwd, ad.jacrev, ad.grad])
+def test_tracer_kept_from_a_pass_that_raised_is_dead(transform):
+    # the transform's level is closed however its pass ends
+    leaked = []
+
+    def f(x):
+        leaked.append(x)
+        raise ArithmeticError("f fails")
+
+    with pytest.raises(ArithmeticError, match="f fails"):
+        transform(f)(np.ones(2))
+    with pytest.raises(ad.UnexpectedTracerError):
+        np.sin(leaked[0])
