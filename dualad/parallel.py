@@ -21,7 +21,6 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import math
-import os
 import pickle
 import sys
 
@@ -202,10 +201,3 @@ def _note(error, text):
         error.add_note(text)
     else:  # pragma: no cover - Python 3.10 shows no notes; keep them for whoever looks
         error.__notes__ = getattr(error, "__notes__", []) + [text]
-
-
-def cpu_count():
-    """CPUs this process may use (the affinity mask where the platform has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1

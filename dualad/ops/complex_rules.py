@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import FUNCTION_RULES, UFUNC_RULES, Primitive, Tracer, implements, nondiff, qualname
+from .core import (FUNCTION_RULES, UFUNC_RULES, Primitive, Tracer, implements, nondiff,
+                   plain_array as _plain, qualname)
 
 __all__ = ["conj_p", "real_p", "imag_p", "angle_p", "abs_p", "VERIFIED_PRIMITIVES",
            "VERIFIED_FUNCTIONS", "guard", "unsupported"]
@@ -105,10 +106,6 @@ def _abs_vjp(i, g, ans, x):
 #: not an elementwise-kind entry: its complex JVP is not "tangent times a partial"
 abs_p = Primitive("numpy.absolute", np.absolute, jvp=_abs_jvp, vjp=_abs_vjp, vjp_plain=_abs_vjp)
 UFUNC_RULES[np.absolute] = abs_p
-
-
-def _plain(x):
-    return x._plain_value() if isinstance(x, Tracer) else x
 
 
 @implements(np.real)

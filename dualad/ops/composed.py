@@ -14,21 +14,13 @@ from __future__ import annotations
 import operator
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_index
 import scipy.special as sp
 
-from .core import Tracer, elementwise, implements, ndim_of, shape_of
+from .core import (Tracer, elementwise, implements, ndim_of, normalize_axis as _axis,
+                   plain_array as plain, shape_of)
 from .elementwise import _register
 
 __all__ = []
-
-
-def plain(x):
-    return x._plain_value() if isinstance(x, Tracer) else np.asarray(x)
-
-
-def _axis(axis, nd, name):
-    return normalize_axis_index(operator.index(axis), nd, f"numpy.{name}")
 
 
 # ---------------------------------------------------------------------------------------------

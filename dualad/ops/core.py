@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import collections
 import itertools
+import operator
 import sys
 import weakref
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 __all__ = [
     "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
@@ -275,6 +277,19 @@ def is_identity(t) -> bool:
 # ---------------------------------------------------------------------------------------------
 # shape helpers that work on arrays, scalars and tracers alike
 # ---------------------------------------------------------------------------------------------
+
+def plain_array(x):
+    """``x``'s value with every level of tracing stripped, as an ndarray: for what has no
+    derivative (indices, masks, orders computed from a traced value)."""
+    return x._plain_value() if isinstance(x, Tracer) else np.asarray(x)
+
+
+def normalize_axis(axis, ndim, name=None):
+    """``axis`` in ``range(ndim)``; out of range raises NumPy's own ``AxisError`` (naming
+    ``numpy.<name>`` if given), as on plain arrays."""
+    return normalize_axis_index(operator.index(axis), ndim,
+                                None if name is None else f"numpy.{name}")
+
 
 def shape_of(x) -> tuple:
     s = getattr(x, "shape", None)

@@ -16,10 +16,9 @@ import string
 from collections import Counter
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_index
 
 from .core import (UFUNC_RULES, Primitive, Tracer, align, implements, is_identity, ndim_of,
-                   shape_of, unbroadcast)
+                   normalize_axis as _axis, shape_of, unbroadcast)
 from .shape import astype, getitem_p
 
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
@@ -57,10 +56,6 @@ def _reshape(x, shape):
 
 def _dtype(x):
     return x.dtype if hasattr(x, "dtype") else np.result_type(x)
-
-
-def _axis(axis, nd, name):
-    return normalize_axis_index(operator.index(axis), nd, f"numpy.{name}")
 
 
 def _no_out(name, out):

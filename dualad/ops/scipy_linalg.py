@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Primitive, Tracer, ndim_of, shape_of
+from .core import Primitive, Tracer, ndim_of, plain_array as _plain, shape_of
 
 __all__ = ["LINALG", "SIGNAL", "expm_p", "sqrtm_p", "lu_solve_p"]
 
@@ -25,10 +25,6 @@ __all__ = ["LINALG", "SIGNAL", "expm_p", "sqrtm_p", "lu_solve_p"]
 def _sl():
     import scipy.linalg
     return scipy.linalg
-
-
-def _plain(x):
-    return x._plain_value() if isinstance(x, Tracer) else np.asarray(x)
 
 
 def _real_only(name, *xs):

@@ -17,15 +17,11 @@ import math
 import numpy as np
 import scipy.special as sp
 
-from .core import Tracer
+from .core import Tracer, plain_array as _plain
 
 __all__ = ["METHODS", "MULTIVARIATE"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def _plain(x):
-    return x._plain_value() if isinstance(x, Tracer) else np.asarray(x)
 
 
 def _masked(inside, value, outside):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import operator
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_index
 
-from .core import Primitive, Tracer, align, implements, ndim_of, shape_of, unbroadcast
+from .core import (Primitive, Tracer, align, implements, ndim_of, normalize_axis as _axis,
+                   shape_of, unbroadcast)
 
 __all__ = ["reshape_p", "transpose_p", "broadcast_to_p", "getitem_p", "index_add_p",
            "concatenate_p", "pad_p", "cast_p", "normalize_index", "astype", "plain"]
@@ -25,11 +25,6 @@ def plain(x):
 
 def _lanes(t):
     return t.shape[0]
-
-
-def _axis(axis, nd):
-    # NumPy's own check: an axis out of range raises AxisError, as on plain arrays
-    return normalize_axis_index(operator.index(axis), nd)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from ..ops.core import qualname
-from .tracer import GUARD, Call, Const, Var
+from .tracer import GUARD, Call, Const, Var, last_uses
 
 __all__ = ["render", "GuardFailure", "HELPERS", "literal", "UnsavableError"]
 
@@ -275,17 +275,6 @@ def _guard_source(eq, names, k):
 DEL_MIN_SIZE = 256
 
 
-def _last_uses(equations, outputs):
-    last = {}
-    for k, eq in enumerate(equations):
-        for v in eq.inputs:
-            last[v] = k
-    for o in outputs:
-        if type(o) is Var:
-            last[o] = len(equations)
-    return last
-
-
 def render(inputs, equations, outputs, line_comments=True, single=False):
     """``(source, names)``: the function ``program`` computing the flat ``outputs`` from
     ``inputs`` (the one output itself when ``single``); ``names`` holds the objects the
@@ -294,7 +283,7 @@ def render(inputs, equations, outputs, line_comments=True, single=False):
     sig = ", ".join(v.name for v in inputs)
     body = []
     k = 0
-    last = _last_uses(equations, outputs)
+    last = last_uses(equations, outputs)
     params = set(inputs)
     for n, eq in enumerate(equations):
         if eq.prim is GUARD:

@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from .tracer import GUARD, Call, Const, Equation, Var
+from .tracer import GUARD, Call, Const, Equation, Var, last_uses
 
 __all__ = ["dce", "cse", "simplify", "fold_reshapes", "reuse_buffers", "optimize", "PASSES"]
 
@@ -325,13 +325,7 @@ def reuse_buffers(equations, outputs):
     last time writes its result into that array (``out=``) instead of allocating another of
     the same size: with many tangent lanes those are megabytes, each a page fault away."""
     fresh = set()
-    last = {}
-    for k, eq in enumerate(equations):
-        for v in eq.inputs:
-            last[v] = k
-    for o in outputs:
-        if type(o) is Var:
-            last[o] = len(equations)
+    last = last_uses(equations, outputs)
     kept = []
     for k, eq in enumerate(equations):
         u = None if eq.prim is GUARD or eq.multi or eq.kwargs else _ufunc_of(eq.prim)

@@ -22,7 +22,7 @@ from ..ops.protocol import fit_inplace_result
 from ..ops.core import FUNCTION_RULES, LIVE_LEVELS, UFUNC_RULES, qualname
 
 __all__ = ["Staged", "Trace", "Var", "Const", "Call", "Equation", "GUARD", "STAGING_LEVEL",
-           "active_trace"]
+           "active_trace", "last_uses"]
 
 #: below the user levels (0, 1) and every new_level(); above bind's starting point (-1)
 STAGING_LEVEL = -0.5
@@ -215,6 +215,19 @@ def user_line(depth=2):
             return (fn, f.f_lineno)
         f = f.f_back
     return None
+
+
+def last_uses(equations, outputs):
+    """Variable -> the index of the last equation reading it (``len(equations)`` for an
+    output): when its array may be freed or written over."""
+    last = {}
+    for k, eq in enumerate(equations):
+        for v in eq.inputs:
+            last[v] = k
+    for o in outputs:
+        if type(o) is Var:
+            last[o] = len(equations)
+    return last
 
 
 class Trace:
