@@ -187,20 +187,36 @@ BINARY_SPECIAL = {
 }
 
 
+# the standard log-densities, once: the partials below and the scipy.stats rules
+# (dualad.ops.scipy_stats) both use them
+
+def gamma_log_density(a, x):
+    """log of x^(a-1) e^(-x) / Γ(a) = d P(a, x) / dx, for x > 0."""
+    return sp.xlogy(a - 1.0, x) - x - sp.gammaln(a)
+
+
+def t_log_density(df, t):
+    """log of Student's t density with ``df`` degrees of freedom = d stdtr(df, t) / dt."""
+    return (sp.gammaln(0.5 * (df + 1.0)) - sp.gammaln(0.5 * df) - 0.5 * np.log(df * math.pi)
+            - 0.5 * (df + 1.0) * np.log1p(t * t / df))
+
+
+def beta_log_density(a, b, x):
+    """log of x^(a-1) (1-x)^(b-1) / B(a, b) = d I_x(a, b) / dx, for 0 < x < 1 (in logs: no
+    overflow for large a, b)."""
+    return sp.xlogy(a - 1.0, x) + sp.xlog1py(b - 1.0, -x) - sp.betaln(a, b)
+
+
 def _gamma_density(a, x):
-    """d P(a, x) / dx = x^(a-1) e^(-x) / Γ(a)."""
-    return np.exp(sp.xlogy(a - 1.0, x) - x - sp.gammaln(a))
+    return np.exp(gamma_log_density(a, x))
 
 
 def _t_density(df, t):
-    """Student's t density with ``df`` degrees of freedom."""
-    return np.exp(sp.gammaln(0.5 * (df + 1.0)) - sp.gammaln(0.5 * df)
-                  - 0.5 * np.log(df * math.pi) - 0.5 * (df + 1.0) * np.log1p(t * t / df))
+    return np.exp(t_log_density(df, t))
 
 
 def _beta_density(a, b, x):
-    """d I_x(a, b) / dx = x^(a-1) (1-x)^(b-1) / B(a, b), in logs (no overflow for large a, b)."""
-    return np.exp((a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - sp.betaln(a, b))
+    return np.exp(beta_log_density(a, b, x))
 
 
 #: distribution functions differentiable in their last argument only: the regularized

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.special as sp
 
 from .core import Tracer, plain_array as _plain
+from .elementwise import beta_log_density, gamma_log_density, t_log_density
 
 __all__ = ["METHODS", "MULTIVARIATE"]
 
@@ -55,9 +56,7 @@ def _norm_logsf(x, loc=0.0, scale=1.0):
 
 
 def _t_logpdf(x, df, loc=0.0, scale=1.0):
-    z = (x - loc) / scale
-    return (sp.gammaln(0.5 * (df + 1.0)) - sp.gammaln(0.5 * df) - 0.5 * np.log(df * math.pi)
-            - 0.5 * (df + 1.0) * np.log1p(z * z / df) - np.log(scale))
+    return t_log_density(df, (x - loc) / scale) - np.log(scale)
 
 
 def _t_cdf(x, df, loc=0.0, scale=1.0):
@@ -68,8 +67,7 @@ def _gamma_logpdf(x, a, loc=0.0, scale=1.0):
     z = (x - loc) / scale
     inside = _plain(z) > 0
     safe = np.where(inside, z, 1.0)
-    return _masked(inside, sp.xlogy(a - 1.0, safe) - safe - sp.gammaln(a) - np.log(scale),
-                   -np.inf)
+    return _masked(inside, gamma_log_density(a, safe) - np.log(scale), -np.inf)
 
 
 def _gamma_cdf(x, a, loc=0.0, scale=1.0):
@@ -83,8 +81,7 @@ def _beta_logpdf(x, a, b, loc=0.0, scale=1.0):
     zv = _plain(z)
     inside = (zv > 0) & (zv < 1)
     safe = np.where(inside, z, 0.5)
-    return _masked(inside, sp.xlogy(a - 1.0, safe) + sp.xlog1py(b - 1.0, -safe)
-                   - sp.betaln(a, b) - np.log(scale), -np.inf)
+    return _masked(inside, beta_log_density(a, b, safe) - np.log(scale), -np.inf)
 
 
 def _beta_cdf(x, a, b, loc=0.0, scale=1.0):
