@@ -27,10 +27,10 @@ def _sl():
     return scipy.linalg
 
 
-def _real_only(name, *xs):
+def _real_only(name, *xs, module="linalg"):
     for x in xs:
         if np.iscomplexobj(_plain(x)):
-            raise NotImplementedError(f"scipy.linalg.{name}: complex inputs are not supported "
+            raise NotImplementedError(f"scipy.{module}.{name}: complex inputs are not supported "
                                       f"on traced arrays")
 
 
@@ -227,22 +227,23 @@ def _signal_slice(full, n1, n2, mode, name):
                      f"{mode!r}")
 
 
-def signal_convolve(in1, in2, mode="full", method="auto"):
+def _signal(name, in1, in2, mode, flip):
     if ndim_of(in1) != 1 or ndim_of(in2) != 1:
-        raise NotImplementedError("scipy.signal.convolve: only 1-D inputs are supported on "
-                                  "traced arrays (for images, nn.functional.conv2d)")
-    _real_only("convolve", in1, in2)
+        raise NotImplementedError(f"scipy.signal.{name}: only 1-D inputs are supported on "
+                                  f"traced arrays (for images, nn.functional.conv2d)")
+    _real_only(name, in1, in2, module="signal")
     n1, n2 = shape_of(in1)[0], shape_of(in2)[0]
-    return _signal_slice(np.convolve(in1, in2, "full"), n1, n2, mode, "convolve")
+    full = np.convolve(in1, in2[::-1] if flip else in2, "full")
+    return _signal_slice(full, n1, n2, mode, name)
+
+
+def signal_convolve(in1, in2, mode="full", method="auto"):
+    return _signal("convolve", in1, in2, mode, flip=False)
 
 
 def signal_correlate(in1, in2, mode="full", method="auto"):
-    if ndim_of(in1) != 1 or ndim_of(in2) != 1:
-        raise NotImplementedError("scipy.signal.correlate: only 1-D inputs are supported on "
-                                  "traced arrays")
-    _real_only("correlate", in1, in2)
-    n1, n2 = shape_of(in1)[0], shape_of(in2)[0]
-    return _signal_slice(np.convolve(in1, in2[::-1], "full"), n1, n2, mode, "correlate")
+    # correlation is convolution with the reversed second sequence (real inputs)
+    return _signal("correlate", in1, in2, mode, flip=True)
 
 
 #: scipy.signal name -> front
