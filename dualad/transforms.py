@@ -643,7 +643,6 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
             out, vjp_fn, aux = res[0], res[1], (res[2] if has_aux else None)
         else:
             _plain_args("jacrev", args)
-            _plain_args("jacrev", tuple(kwargs.values()))
             out, aux = _split_aux("jacrev", spec.call(f, spec.leaves), has_aux)
         o_leaves, o_def = tree_flatten(out)
         o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]
