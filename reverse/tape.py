@@ -29,10 +29,10 @@ Lanes
     cotangents are swept at once by calling each rule once on ``(K, *shape)`` arrays. A plain
     backward (one cotangent, K = 1) sweeps them without the axis: on 0-d values that turns every
     cotangent into a NumPy scalar, whose arithmetic costs a tenth of a one-element array's
-    (the scalar hot path). The elementwise entries' partials ``dᵢ`` the sweep applies itself as
-    ``unbroadcast(g·dᵢ)`` — the formula ``core.elementwise`` generates their rules from, minus
-    the axis; an entry with a ``vjp_plain`` rule (matmul, sum) gets the cotangent as it is; any
-    other rule is called with the axis added and removed around it.
+    (the scalar hot path). An entry with a ``vjp_plain`` rule (every elementwise entry, whose
+    ``core.elementwise`` generates it from the partials; matmul, sum) gets the cotangent as it
+    is; any other rule is called with the axis added and removed around it. The sweep only
+    calls rules: how a broadcast cotangent is summed lives in ``core.sum_to``.
 """
 from __future__ import annotations
 
@@ -42,13 +42,12 @@ import traceback
 
 import numpy as np
 
-from dualad.ops import ZERO, Tracer
+from dualad.ops import Tracer
 from dualad.ops.core import rule_zero_division
 
 from .saving import Meta
 
-__all__ = ["Node", "Port", "node_keys", "sweep", "sum_to", "sum_product_to", "own", "hook_result",
-           "lift", "keep_own_copies"]
+__all__ = ["Node", "Port", "node_keys", "sweep", "own", "hook_result", "lift", "keep_own_copies"]
 
 #: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
 node_keys = itertools.count(0, -1)
@@ -154,8 +153,8 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     push = heapq.heappush
     pop = heapq.heappop
     # the lean path: one cotangent, nothing to record or check, and a rule that needs no lane
-    # axis (the partials of an elementwise entry of one or two arguments, or a vjp_plain):
-    # most nodes of a plain backward. Everything else takes _general.
+    # axis (a vjp_plain: every elementwise entry has one): most nodes of a plain backward.
+    # Everything else takes _general.
     lean = not (lanes or create_graph or anomaly)
     node = None
     try:
@@ -166,54 +165,26 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
             g = node.gout
             node.gout = None
             prim = node.prim
-            derivs = prim.derivs
             n = node.nargs
-            if lean and n > 0 and node.hooks is None and \
-                    (derivs is not None and n < 3 or prim.vjp_plain is not None):
+            rule = prim.vjp_plain
+            if lean and rule is not None and n > 0 and node.hooks is None:
                 ans = node.ans
                 a0 = node.a0
                 a1 = node.a1
-                if derivs is not None and n < 3:  # unbroadcast(g·dᵢ), without the lane axis
-                    rule = None
-                else:
-                    rule = prim.vjp_plain
-                    kwargs = node.kwargs
-                    # (None: the two saved arguments, passed without building a tuple)
-                    args = None if n == 2 and not kwargs else node.args
+                kwargs = node.kwargs
+                # (None: the two saved arguments, passed without building a tuple)
+                args = None if n == 2 and not kwargs else node.args
                 i = -1
                 for target in (node.e0, node.e1) if node.erest is None else node.targets():
                     i += 1
                     if target is None:
                         continue
-                    if rule is not None:
-                        if args is None:
-                            ct = rule(i, g, ans, a0, a1)
-                        else:
-                            ct = rule(i, g, ans, *args, **kwargs) if kwargs else \
-                                rule(i, g, ans, *args)
-                        if ct is None:
-                            continue
-                    else:
-                        d = derivs[i]
-                        if type(d) is float:
-                            ct = g if d == 1.0 else (-g if d == -1.0 else g * d)
-                            shape = (a1 if i else a0).shape
-                            if ct.shape != shape:  # (only broadcasting changes the shape)
-                                ct = sum_to(ct, shape)
-                        elif d is ZERO:
-                            continue
-                        elif d is None:
-                            raise NotImplementedError(f"{prim.name}: the derivative with respect "
-                                                      f"to argument {i} is not implemented")
-                        else:  # (spelled out: a call without *args is cheaper)
-                            if n == 2:
-                                dv = d(ans, a0, a1)
-                                shape = (a1 if i else a0).shape
-                                # g has the answer's shape: only a broadcast argument differs
-                                ct = g * dv if g.shape == shape else sum_product_to(g, dv, shape)
-                                dv = None
-                            else:  # one argument: never broadcast
-                                ct = g * d(ans, a0)
+                    if args is None:
+                        ct = rule(i, g, ans, a0, a1)
+                    else:  # (spelled out: a call without **{} is cheaper)
+                        ct = rule(i, g, ans, *args, **kwargs) if kwargs else rule(i, g, ans, *args)
+                    if ct is None:
+                        continue
                     # _send, inlined
                     if type(target) is Node:
                         prev = target.gout
@@ -290,33 +261,6 @@ def _general(node, g, heap, leaves, create_graph, anomaly, level, lanes):
         if anomaly:
             _check_finite(ct, node, i)
         _send(target, ct, heap, leaves)
-
-
-def sum_to(g, shape):
-    """Sum the cotangent ``g`` (no lane axis) down to ``shape``: broadcasting undone."""
-    gs = tuple(g.shape)
-    shape = tuple(shape)
-    if not shape and type(g) is _ndarray:  # a scalar argument: everything summed
-        return g.sum()
-    extra = len(gs) - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and gs[extra + i] != 1)
-    if type(g) is _ndarray:  # methods: np.sum/np.reshape cost microseconds in dispatch
-        return (g.sum(axis=axes) if axes else g).reshape(shape)
-    if axes:
-        g = np.sum(g, axis=axes)
-    return np.reshape(g, shape)
-
-
-def sum_product_to(g, d, shape):
-    """``sum_to(g * d, shape)``. When everything is summed (a scalar argument broadcast against
-    an array: ``x * s``, ``x / s``) and ``g`` and ``d`` are arrays of one shape, that is their
-    dot product: one pass and no temporary the size of ``g`` (no conjugation: the VJP is the
-    transpose of the JVP)."""
-    if not shape and type(g) is _ndarray and type(d) is _ndarray and g.shape == d.shape:
-        # (the method: np.dot's dispatch costs half as much again)
-        return g.dot(d) if g.ndim == 1 else g.ravel().dot(d.ravel())
-    return sum_to(g * d, shape)
 
 
 def _add_lane(g):

@@ -121,6 +121,17 @@ class Probe(ArrayProtocol):
             np.testing.assert_allclose(
                 lhs, rhs, rtol=1e-9, atol=1e-9,
                 err_msg=f"{prim.name}, argument {i}: <u, J v> != <J^T u, v>")
+            if prim.vjp_plain is not None and not prim.multiple_results:
+                # the rule of a plain backward (one cotangent, no lane axis) is the lane rule
+                u0 = u[0]
+                plain_ju = prim.vjp_plain(i, u0[()] if u0.ndim == 0 else u0, ans, *plain,
+                                          **kwargs)
+                if ju is None:
+                    assert plain_ju is None, f"{prim.name}: vjp_plain is not zero, vjp is"
+                else:
+                    np.testing.assert_allclose(
+                        plain_ju, ju[0], rtol=1e-12, atol=1e-12,
+                        err_msg=f"{prim.name}, argument {i}: vjp_plain != vjp at K = 1")
             self.log.setdefault("checked", []).append(prim.name)
         if prim.multiple_results:
             return tuple(Probe(o, self.log, rng) for o in ans)

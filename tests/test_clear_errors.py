@@ -61,11 +61,10 @@ def test_hook_returning_a_non_array_says_so():
 def test_zero_division_inside_a_rule_names_the_op(mode, monkeypatch):
     # a rule computing with Python numbers may divide by a Python zero: the error names the op
     from dualad.ops import UFUNC_RULES
+    from dualad.ops.core import elementwise
     mul = UFUNC_RULES[np.multiply]
-    monkeypatch.setattr(mul, "derivs", (lambda ans, x, y: y / 0, mul.derivs[1]))
-
-    def jvp(ts, ans, x, y):
-        return ts[0] * (y / 0)
-    monkeypatch.setattr(mul, "jvp", jvp)
+    broken = elementwise("numpy.multiply", np.multiply, lambda ans, x, y: y / 0, mul.derivs[1])
+    for rule in ("jvp", "vjp", "vjp_plain"):  # the rules generated from a partial that divides
+        monkeypatch.setattr(mul, rule, getattr(broken, rule))
     with pytest.raises(ZeroDivisionError, match="rule of numpy.multiply divided by zero"):
         ad.grad(lambda x: x * 2.0, mode=mode)(1.0)

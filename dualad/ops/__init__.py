@@ -28,12 +28,12 @@ from . import fft  # noqa: F401
 from . import complex_rules  # noqa: F401  (after elementwise: it replaces conj, abs, sign)
 from .core import (FUNCTION_RULES, UFUNC_RULES, ZERO, Primitive, Tracer, align, elementwise as
                    elementwise_kind, implements, is_identity, mark_identity, new_level, nondiff,
-                   unbroadcast, open_level, close_level, check_live, LIVE_LEVELS,
+                   sum_to, open_level, close_level, check_live, LIVE_LEVELS,
                    UnexpectedTracerError)
 from .protocol import ArrayProtocol
 
 __all__ = ["Primitive", "Tracer", "ArrayProtocol", "UFUNC_RULES", "FUNCTION_RULES", "ZERO",
-           "implements", "elementwise_kind", "nondiff", "align", "unbroadcast", "new_level",
+           "implements", "elementwise_kind", "nondiff", "align", "sum_to", "new_level",
            "open_level", "close_level", "check_live", "LIVE_LEVELS", "UnexpectedTracerError",
            "mark_identity", "is_identity", "all_primitives"]
 

@@ -245,9 +245,6 @@ def guard(primitives):
             p.vjp = _Guarded(p.vjp, p.name, 2)
         if p.vjp_plain is not None and not isinstance(p.vjp_plain, _Guarded):
             p.vjp_plain = _Guarded(p.vjp_plain, p.name, 2)
-        if p.derivs is not None:  # the reverse sweep applies these partials itself
-            p.derivs = tuple(_Guarded(d, p.name, 0) if callable(d) and not isinstance(d, _Guarded)
-                             else d for d in p.derivs)
     for f, front in list(FUNCTION_RULES.items()):
         name = _public_name(f)
         if name in VERIFIED_FUNCTIONS or getattr(front, "_complex_guard", False):

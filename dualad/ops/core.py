@@ -18,7 +18,7 @@ An entry may add ``vjp_plain(i, g, ans, *args, **kw)``, the same rule for one co
 and there adding and removing the lane axis around the rule costs more than the rule itself on
 small arrays (matmul of vectors, a full sum). It must agree with ``vjp`` for ``K == 1`` exactly
 (a test checks every entry that has one); for cases it does not specialize it calls ``vjp``.
-Elementwise entries need none: the sweep applies their partials directly.
+:func:`elementwise` generates all three rules of an entry from its partial derivatives.
 Rules are written with NumPy calls on their arguments, so when those arguments are themselves
 tracers (``DualArray``, ``reverse.Tensor``) the calls dispatch again: that is how modes nest.
 
@@ -39,7 +39,7 @@ __all__ = [
     "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
     "UnexpectedTracerError", "check_scalar_output", "check_numeric_output", "rule_zero_division",
     "LEVEL_INPUTS", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
-    "elementwise", "nondiff", "align", "unbroadcast", "shift_axis", "shape_of", "ndim_of",
+    "elementwise", "nondiff", "align", "sum_to", "shift_axis", "shape_of", "ndim_of",
     "qualname", "mark_identity", "is_identity",
 ]
 
@@ -328,23 +328,41 @@ def align(t, nd: int):
     return t.reshape((s[0],) + (1,) * missing + tuple(s[1:]))
 
 
-def unbroadcast(g, shape):
-    """Sum the lane-carrying cotangent ``g`` (shape ``(K, *gs)``) down to ``(K, *shape)``.
+def sum_to(g, shape, *, lanes=False, times=None):
+    """Sum the cotangent ``g`` (times ``times`` if given) down to ``shape``: broadcasting undone.
 
-    The one place where broadcasting is undone, for every rule in the table.
+    ``lanes``: ``g`` carries the leading lane axis (shape ``(K, *gs)``, summed to
+    ``(K, *shape)``); without it ``g`` is one cotangent, and summing everything gives a NumPy
+    scalar, whose arithmetic in the rest of a plain sweep is the cheapest there is. The one
+    place where broadcasting is undone, for every rule in the table and both sweeps.
+
+    ``times=d`` is ``sum_to(g * d, shape)``; when everything is summed and ``g`` and ``d`` are
+    arrays of one shape (a scalar argument broadcast against an array, ``x * s``) that is their
+    dot product: one pass, no temporary the size of ``g`` (no conjugation: the VJP is the
+    transpose of the JVP).
     """
     shape = tuple(shape)
-    gs = tuple(g.shape[1:])
-    if gs == shape:
+    if times is not None:
+        if not shape and not lanes and g.__class__ is _ndarray and \
+                times.__class__ is _ndarray and g.shape == times.shape:
+            # (the method: np.dot's dispatch costs half as much again)
+            return g.dot(times) if g.ndim == 1 else g.ravel().dot(times.ravel())
+        g = g * times
+    gs = tuple(g.shape)
+    lead = 1 if lanes else 0
+    if gs[lead:] == shape:
         return g
-    extra = len(gs) - len(shape)
-    axes = tuple(range(1, 1 + extra)) + tuple(
-        1 + extra + i for i, n in enumerate(shape) if n == 1 and gs[extra + i] != 1)
-    if type(g) is _ndarray:  # methods: np.sum/np.reshape cost microseconds in dispatch
-        return (g.sum(axis=axes) if axes else g).reshape((g.shape[0],) + shape)
+    if not shape and not lanes and g.__class__ is _ndarray:
+        return g.sum()
+    extra = len(gs) - lead - len(shape)
+    axes = tuple(range(lead, lead + extra)) + tuple(
+        lead + extra + i for i, n in enumerate(shape) if n == 1 and gs[lead + extra + i] != 1)
+    shape = gs[:lead] + shape
+    if g.__class__ is _ndarray:  # methods: np.sum/np.reshape cost microseconds in dispatch
+        return (g.sum(axis=axes) if axes else g).reshape(shape)
     if axes:
         g = np.sum(g, axis=axes)
-    return np.reshape(g, (g.shape[0],) + shape)
+    return np.reshape(g, shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,8 +380,11 @@ def elementwise(name, impl, *derivs):
     ``derivs[i](ans, *args)`` returns ``∂ans/∂args[i]`` (broadcastable to ``ans``); a Python
     float is a constant partial (``1.0`` and ``-1.0`` cost no multiplication); ``ZERO`` marks an
     argument with zero derivative and ``None`` one whose derivative is not implemented (a tangent
-    arriving there raises). Both rules are generated from the same partials:
-    ``jvp = Σ tᵢ·dᵢ`` and ``vjp_i = unbroadcast(g·dᵢ)``, so the two modes cannot drift apart.
+    arriving there raises). All three rules are generated from the same partials:
+    ``jvp = Σ tᵢ·dᵢ``, ``vjp_i = sum_to(g·dᵢ)`` with the lane axis and ``vjp_plain`` the same
+    without it (specialized here, once, to the kind of each partial), so the modes cannot drift
+    apart. ``prim.derivs`` keeps the partials for the interpretations that read them (the
+    tape's saving analysis, sparsity detection).
     """
     def missing(i):
         def raise_missing(ans, *args):
@@ -444,12 +465,51 @@ def elementwise(name, impl, *derivs):
         d = parts[i]
         if d is ZERO:
             return None
-        return unbroadcast(scale(g, d if d.__class__ is float else d(ans, *args)),
-                           shape_of(args[i]))
+        return sum_to(scale(g, d if d.__class__ is float else d(ans, *args)),
+                      shape_of(args[i]), lanes=True)
 
-    prim = Primitive(name, impl, jvp, vjp)
+    prim = Primitive(name, impl, jvp, vjp, vjp_plain=_plain_vjp(parts))
     prim.derivs = derivs
     return prim
+
+
+def _plain_vjp(parts):
+    """The VJP of an elementwise entry for one cotangent without the lane axis (the commonest
+    sweep, where a call costs as much as the arithmetic), generated here as one function whose
+    body is specialized to the arity and the kind of each partial: no call tests them.
+
+    ``g`` has the answer's shape, so only a broadcast argument needs :func:`sum_to`; the
+    argument asked for is an array (the tape asks only for arguments that need a cotangent).
+    """
+    n = len(parts)
+    names = ("x", "y") if n == 2 else ("x",) if n == 1 else tuple(f"a{j}" for j in range(n))
+    env = {"sum_to": sum_to}
+    branches = []
+    for j, d in enumerate(parts):
+        x = names[j]
+        if d is ZERO:
+            body = ["return None"]
+        elif d.__class__ is float:
+            env[f"c{j}"] = d
+            ct = "g" if d == 1.0 else "-g" if d == -1.0 else f"g * c{j}"
+            body = [f"return {ct}"] if n == 1 else \
+                [f"ct = {ct}", f"return ct if ct.shape == {x}.shape else sum_to(ct, {x}.shape)"]
+        else:
+            env[f"d{j}"] = d
+            call = f"d{j}(ans, {', '.join(names)})"
+            body = [f"return g * {call}"] if n == 1 else \
+                [f"dv = {call}",
+                 f"return g * dv if g.shape == {x}.shape else sum_to(g, {x}.shape, times=dv)"]
+        branches.append((j, body))
+    lines = [f"def vjp_plain(i, g, ans, {', '.join(names)}):"]
+    for j, body in branches[1:][::-1]:  # (i == 0, the first argument, falls through)
+        lines.append(f"    if i == {j}:" if n > 2 else "    if i:")
+        lines += [f"        {b}" for b in body]
+    lines += [f"    {b}" for b in branches[0][1]]
+    source = "\n".join(lines)
+    exec(source, env)  # noqa: S102  (source built above from fixed pieces)
+    env["vjp_plain"].source = source  # (what was generated, for a reader or a debugger)
+    return env["vjp_plain"]
 
 
 def nondiff(name, impl):

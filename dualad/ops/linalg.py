@@ -25,7 +25,7 @@ import operator
 
 import numpy as np
 
-from .core import Primitive, align, implements, ndim_of, shape_of, unbroadcast
+from .core import Primitive, align, implements, ndim_of, shape_of, sum_to
 from .shape import plain
 
 __all__ = ["inv_p", "det_p", "slogdet_p", "solve_p", "cholesky_p", "eigh_p", "eigvalsh_p",
@@ -192,9 +192,9 @@ def _solve_vjp(i, g, ans, a, b):
     vec = ndim_of(b) == 1
     gb = np.linalg.solve(_mT(a), g[..., None] if vec else g)
     if i == 1:
-        return unbroadcast(gb[..., 0] if vec else gb, shape_of(b))
+        return sum_to(gb[..., 0] if vec else gb, shape_of(b), lanes=True)
     x = ans[..., None] if vec else ans
-    return unbroadcast(-(gb @ _mT(x)), shape_of(a))
+    return sum_to(-(gb @ _mT(x)), shape_of(a), lanes=True)
 
 
 solve_p = Primitive("numpy.linalg.solve", lambda a, b: np.linalg.solve(a, b),

@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 
 from .core import (UFUNC_RULES, Primitive, Tracer, align, implements, is_identity, ndim_of,
-                   normalize_axis as _axis, shape_of, unbroadcast)
+                   normalize_axis as _axis, shape_of, sum_to)
 from .shape import astype, getitem_p
 
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
@@ -120,13 +120,13 @@ def _matmul_vjp(i, g, ans, a, b):
             return np.matmul(_reshape(g, (k, _prod(sg[1:]))), bm)
         if ndb == 2:  # fold lanes and batch into rows: one (K·…·n, m) @ (m, k)
             r = np.matmul(_reshape(g, (_prod(sg[:-1]), sg[-1])), _mT(b))
-            return unbroadcast(_reshape(r, sg[:-1] + (sb[0],)), sa)
-        return unbroadcast(np.matmul(g, _mT(b)), sa)
+            return sum_to(_reshape(r, sg[:-1] + (sb[0],)), sa, lanes=True)
+        return sum_to(np.matmul(g, _mT(b)), sa, lanes=True)
     if nda == 1:
         return np.multiply(_last_axis(a, -1), _last_axis(g, -2))
     if ndb == 1:  # contract a's batch axes and rows together: one (K, A·n) @ (A·n, k)
         return np.matmul(_reshape(g, (k, _prod(sg[1:]))), _reshape(a, (_prod(sa[:-1]), sa[-1])))
-    return unbroadcast(np.matmul(_mT(a), g), sb)
+    return sum_to(np.matmul(_mT(a), g), sb, lanes=True)
 
 
 def _matmul_vjp_plain(i, g, ans, a, b):
@@ -178,19 +178,22 @@ def _bilinear_jvp(fn, core_a, core_b):
 
 
 def _vecdot_vjp(i, g, ans, a, b):
-    return unbroadcast(np.multiply(_last_axis(g, -1), b if i == 0 else a), shape_of((a, b)[i]))
+    return sum_to(np.multiply(_last_axis(g, -1), b if i == 0 else a), shape_of((a, b)[i]),
+                  lanes=True)
 
 
 def _matvec_vjp(i, g, ans, m, v):
     if i == 0:
-        return unbroadcast(np.multiply(_last_axis(g, -1), _last_axis(v, -2)), shape_of(m))
-    return unbroadcast(np.vecmat(g, m), shape_of(v))
+        return sum_to(np.multiply(_last_axis(g, -1), _last_axis(v, -2)), shape_of(m),
+                      lanes=True)
+    return sum_to(np.vecmat(g, m), shape_of(v), lanes=True)
 
 
 def _vecmat_vjp(i, g, ans, v, m):
     if i == 0:
-        return unbroadcast(np.matvec(m, g), shape_of(v))
-    return unbroadcast(np.multiply(_last_axis(v, -1), _last_axis(g, -2)), shape_of(m))
+        return sum_to(np.matvec(m, g), shape_of(v), lanes=True)
+    return sum_to(np.multiply(_last_axis(v, -1), _last_axis(g, -2)), shape_of(m),
+                  lanes=True)
 
 
 vecdot_p = Primitive("numpy.vecdot", np.vecdot, jvp=_bilinear_jvp(np.vecdot, 1, 1),

@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from .core import (Primitive, Tracer, align, implements, ndim_of, normalize_axis as _axis,
-                   shape_of, unbroadcast)
+                   shape_of, sum_to)
 
 __all__ = ["reshape_p", "transpose_p", "broadcast_to_p", "getitem_p", "index_add_p",
            "concatenate_p", "pad_p", "cast_p", "normalize_index", "astype", "plain"]
@@ -116,7 +116,7 @@ def _broadcast_to_jvp(ts, ans, x, shape):
 broadcast_to_p = Primitive(
     "numpy.broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
     jvp=_broadcast_to_jvp,
-    vjp=lambda i, g, ans, x, shape: unbroadcast(g, shape_of(x)))
+    vjp=lambda i, g, ans, x, shape: sum_to(g, shape_of(x), lanes=True))
 
 
 @implements(np.broadcast_to)
