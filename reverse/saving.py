@@ -11,7 +11,8 @@ The answer is read off the rule's bytecode (which local names it loads). It errs
 keeping: a rule that is not a plain Python function, takes ``*args`` and reads them, or hands a
 parameter to a nested function counts as reading everything it could. For ``elementwise``
 entries the partials ``derivs[i](ans, *args)`` are examined instead of the generated rule, which
-reads the arguments only for their shapes (to undo broadcasting) — a :class:`Meta` has them.
+reads the arguments only for their shapes (to undo broadcasting) — a :class:`Meta` has them;
+for ``linear`` and ``bilinear`` entries, the transposes the generated rule calls.
 """
 from __future__ import annotations
 
@@ -173,17 +174,28 @@ def _analyse(prim) -> SavePlan:
                         elementwise=True)
     if prim.vjp is None:
         return _KEEP_ALL
+    # the rules the sweep may call, each with the parameters to skip and whether it is handed
+    # ``ans``: the generated vjp of a linear or bilinear entry reads its arguments only by
+    # passing them to the transposes, so the transposes are what tell
+    if prim.kind == "linear":
+        rules = [(prim.parts[1], 1, False)]  # transpose(g, x, **params)
+    elif prim.kind == "bilinear":
+        rules = [(prim.parts[2], 1, False), (prim.parts[3], 1, False)]  # (g, a, b, **params)
+    else:
+        rules = [(prim.vjp, 2, True)]  # vjp(i, g, ans, *args)
+    if prim.vjp_plain is not None:
+        rules.append((prim.vjp_plain, 2, True))
     keep_ans = False
     drop = None
-    for rule in (prim.vjp, prim.vjp_plain):  # the sweep calls one or the other: the union
-        if rule is None:
-            continue
-        r = _reads(rule, 2)  # skip (i, g)
+    for rule, skip, gets_ans in rules:  # the sweep calls one or another: the union
+        r = _reads(rule, skip)
         if r is None:
             return _KEEP_ALL
         named, star = r
-        keep_ans = keep_ans or _read(named, star, 0)
+        if gets_ans:
+            keep_ans = keep_ans or _read(named, star, 0)
+            named = named[1:]
         # only named parameters can be dropped: past them, how many args come is not known
-        unread = {j for j in range(len(named) - 1) if not named[j + 1]}
+        unread = {j for j in range(len(named)) if not named[j]}
         drop = unread if drop is None else drop & unread
     return SavePlan(keep_ans, tuple(sorted(drop)))

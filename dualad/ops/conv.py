@@ -61,7 +61,7 @@ import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import winograd
-from .core import Primitive, Tracer, shape_of
+from .core import Tracer, bilinear, shape_of
 
 __all__ = ["conv2d_p", "conv2d_transpose_x_p", "conv2d_grad_w_p", "conv2d",
            "normalize_conv_args", "check_method", "METHODS", "AUTO_CACHE", "clear_auto_cache"]
@@ -607,20 +607,13 @@ def _bilinear(kind, name):
         extra = kw.pop("in_hw", None) or kw.pop("k_hw", None)
         return _run(kind, a, b, extra=extra, **kw)
 
-    def jvp(tangents, ans, a, b, **kw):
-        geo = _geo(a, b, kw)
-        out = None
-        for pos, (t, other) in enumerate(((tangents[0], b), (tangents[1], a))):
-            if t is not None:
-                term = _lanes_call(kind, pos, t, other, geo)
-                out = term if out is None else out + term
-        return out
-
-    def vjp(i, g, ans, a, b, **kw):
+    def transpose(i):
         partner, pos, other = _PARTNER[kind][i]
-        return _lanes_call(partner, pos, g, (a, b)[other], _geo(a, b, kw))
+        return lambda g, a, b, **kw: _lanes_call(partner, pos, g, (a, b)[other], _geo(a, b, kw))
 
-    prim = Primitive(name, impl, jvp=jvp, vjp=vjp)
+    prim = bilinear(name, impl, transpose(0), transpose(1),
+                    lhs=lambda t, ans, a, b, **kw: _lanes_call(kind, 0, t, b, _geo(a, b, kw)),
+                    rhs=lambda t, ans, a, b, **kw: _lanes_call(kind, 1, t, a, _geo(a, b, kw)))
     return prim
 
 

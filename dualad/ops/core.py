@@ -39,7 +39,7 @@ __all__ = [
     "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
     "UnexpectedTracerError", "check_scalar_output", "check_numeric_output", "rule_zero_division",
     "LEVEL_INPUTS", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
-    "elementwise", "nondiff", "align", "sum_to", "shift_axis", "shape_of", "ndim_of",
+    "elementwise", "linear", "bilinear", "nondiff", "KINDS", "align", "sum_to", "shift_axis", "shape_of", "ndim_of",
     "qualname", "mark_identity", "is_identity",
 ]
 
@@ -195,17 +195,30 @@ class Primitive:
 
     ``nondiff=True`` marks a zero-derivative op (comparisons, ``floor``, ``sign``...): applied to
     tracers it returns the plain result. ``multiple_results=True`` marks ops returning a tuple.
+
+    ``kind`` is one of :data:`KINDS`: what is known of the rules beyond their code. The
+    factories :func:`elementwise`, :func:`linear`, :func:`bilinear` and :func:`nondiff` set it
+    and generate ``jvp``/``vjp`` from the parts they are given, kept in ``parts`` (for
+    ``elementwise`` in ``derivs``) for the interpretations that read them; "multilinear" and
+    "general" entries are written by hand.
     """
 
     __slots__ = ("name", "impl", "jvp", "vjp", "vjp_plain", "nondiff", "multiple_results",
-                 "derivs", "__weakref__")
+                 "derivs", "kind", "parts", "__weakref__")
 
     def __init__(self, name, impl, jvp=None, vjp=None, *, vjp_plain=None, nondiff=False,
-                 multiple_results=False):
+                 multiple_results=False, kind=None):
         if nondiff and (jvp is not None or vjp is not None):
             raise ValueError(f"{name}: a zero-derivative primitive takes no rules")
         if vjp_plain is not None and vjp is None:
             raise ValueError(f"{name}: vjp_plain specializes vjp, which is missing")
+        kind = ("nondiff" if nondiff else "general") if kind is None else kind
+        if kind not in KINDS:
+            raise ValueError(f"{name}: kind must be one of {KINDS}, got {kind!r}")
+        if (kind == "nondiff") != bool(nondiff):
+            raise ValueError(f"{name}: kind='nondiff' and nondiff=True go together")
+        self.kind = kind
+        self.parts = None  # what linear/bilinear generated jvp and vjp from
         self.name = name
         self.impl = impl
         self.jvp = jvp
@@ -369,6 +382,13 @@ def sum_to(g, shape, *, lanes=False, times=None):
 # rule kinds
 # ---------------------------------------------------------------------------------------------
 
+#: what a primitive's rules are known to be, JAX's rule kinds: ``elementwise`` (partials
+#: declared once), ``linear`` (in its one differentiable argument: the JVP is the op itself on
+#: the tangent lanes, the VJP its transpose), ``bilinear`` (linear in each of two arguments),
+#: ``multilinear`` (linear in each of its operands: einsum), ``nondiff`` (zero derivative) and
+#: ``general`` (rules written by hand)
+KINDS = ("elementwise", "linear", "bilinear", "multilinear", "nondiff", "general")
+
 #: tangents at least this large (elements) are accumulated in place: below it, ``out=`` costs
 #: more than the temporary it saves
 INPLACE_MIN_SIZE = 8192
@@ -468,7 +488,7 @@ def elementwise(name, impl, *derivs):
         return sum_to(scale(g, d if d.__class__ is float else d(ans, *args)),
                       shape_of(args[i]), lanes=True)
 
-    prim = Primitive(name, impl, jvp, vjp, vjp_plain=_plain_vjp(parts))
+    prim = Primitive(name, impl, jvp, vjp, vjp_plain=_plain_vjp(parts), kind="elementwise")
     prim.derivs = derivs
     return prim
 
@@ -510,6 +530,59 @@ def _plain_vjp(parts):
     exec(source, env)  # noqa: S102  (source built above from fixed pieces)
     env["vjp_plain"].source = source  # (what was generated, for a reader or a debugger)
     return env["vjp_plain"]
+
+
+def linear(name, impl, transpose, *, lanes=None, vjp_plain=None):
+    """A primitive linear in its one differentiable argument: ``impl(x, **params)``.
+
+    ``transpose(g, x, **params)`` applies the transpose to the lane-carrying cotangent ``g``
+    (shape ``(K, *shape(ans))``), giving ``(K, *shape(x))`` (``None`` for a zero one; rules read
+    ``x`` for its shape and dtype). ``lanes(t, **params)`` is ``impl`` on every lane of the
+    lane-carrying tangent ``t`` at once (the lane axis carried along as one more leading axis);
+    without it ``impl`` runs lane by lane, a loop over the ``K`` lanes, which every entry of
+    the table avoids by giving it. The rules are generated: ``jvp = lanes(t)`` and
+    ``vjp = transpose(g)``, so the property test of the kind (``lanes`` is ``impl`` lane by
+    lane, ``transpose`` its adjoint) covers every member.
+    """
+    if lanes is None:
+        def lanes(t, **params):
+            return np.stack([impl(t[k], **params) for k in range(t.shape[0])])
+
+    def jvp(tangents, ans, x, **params):
+        return lanes(tangents[0], **params)
+
+    def vjp(i, g, ans, x, **params):
+        return transpose(g, x, **params)
+
+    prim = Primitive(name, impl, jvp, vjp, vjp_plain=vjp_plain, kind="linear")
+    prim.parts = (lanes, transpose)
+    return prim
+
+
+def bilinear(name, impl, lhs_transpose, rhs_transpose, *, lhs, rhs, vjp_plain=None):
+    """A primitive linear in each of its two arguments separately: ``impl(a, b, **params)``.
+
+    ``lhs(ta, ans, a, b, **params)`` is ``impl(ta_κ, b)`` for every lane κ of the lane-carrying
+    ``ta`` at once, ``rhs(tb, ans, a, b, **params)`` is ``impl(a, tb_κ)`` (``ans`` gives the
+    output's shape); ``lhs_transpose(g, a, b, **params)`` and ``rhs_transpose(g, a, b,
+    **params)`` are their transposes on a lane-carrying cotangent: the cotangents of ``a`` and
+    ``b``. The rules are generated from the four: ``jvp = lhs(ta) + rhs(tb)`` (the product
+    rule) and ``vjp_i`` the ``i``-th transpose, so the two modes share them.
+    """
+    def jvp(tangents, ans, a, b, **params):
+        ta, tb = tangents
+        out = None if ta is None else lhs(ta, ans, a, b, **params)
+        if tb is not None:
+            term = rhs(tb, ans, a, b, **params)
+            out = term if out is None else out + term
+        return out
+
+    def vjp(i, g, ans, a, b, **params):
+        return rhs_transpose(g, a, b, **params) if i else lhs_transpose(g, a, b, **params)
+
+    prim = Primitive(name, impl, jvp, vjp, vjp_plain=vjp_plain, kind="bilinear")
+    prim.parts = (lhs, rhs, lhs_transpose, rhs_transpose)
+    return prim
 
 
 def nondiff(name, impl):

@@ -17,8 +17,8 @@ from collections import Counter
 
 import numpy as np
 
-from .core import (UFUNC_RULES, Primitive, Tracer, align, implements, is_identity, ndim_of,
-                   normalize_axis as _axis, shape_of, sum_to)
+from .core import (UFUNC_RULES, Primitive, Tracer, align, bilinear, implements, is_identity,
+                   ndim_of, normalize_axis as _axis, shape_of, sum_to)
 from .shape import astype, getitem_p
 
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
@@ -68,8 +68,9 @@ def _no_out(name, out):
 # wherever the layout allows, so K tangents cost one BLAS call rather than K small ones.
 # ---------------------------------------------------------------------------------------------
 
-def _lane_left(t, b, nda, ndb, ans_shape):
-    """``t @ b`` for a lane-carrying ``t`` of shape ``(K, *shape(a))``: ``(K, *ans_shape)``."""
+def _lane_left(t, ans, a, b):
+    """``t @ b`` for a lane-carrying ``t`` of shape ``(K, *shape(a))``: ``(K, *shape(ans))``."""
+    nda, ndb = ndim_of(a), ndim_of(b)
     k = shape_of(t)[0]
     if nda == 1:
         if ndb == 2 and is_identity(t) and type(b) is _ndarray:  # I @ b is b
@@ -79,12 +80,13 @@ def _lane_left(t, b, nda, ndb, ans_shape):
     if ndb <= 2:
         ts = shape_of(t)
         r = np.matmul(_reshape(t, (_prod(ts[:-1]), ts[-1])), b)
-        return _reshape(r, (k,) + ans_shape)
+        return _reshape(r, (k,) + shape_of(ans))
     return np.matmul(align(t, max(nda, ndb)), b)
 
 
-def _lane_right(a, t, nda, ndb, ans_shape):
-    """``a @ t`` for a lane-carrying ``t`` of shape ``(K, *shape(b))``: ``(K, *ans_shape)``."""
+def _lane_right(t, ans, a, b):
+    """``a @ t`` for a lane-carrying ``t`` of shape ``(K, *shape(b))``: ``(K, *shape(ans))``."""
+    nda, ndb = ndim_of(a), ndim_of(b)
     if ndb == 1:
         if nda == 1:
             return np.matmul(t, a)
@@ -93,46 +95,43 @@ def _lane_right(a, t, nda, ndb, ans_shape):
             return a.T.astype(np.result_type(t, a), order="K")  # (a copy: never alias a)
         sa = shape_of(a)
         r = np.matmul(t, _mT(_reshape(a, (_prod(sa[:-1]), sa[-1]))))
-        return _reshape(r, (shape_of(t)[0],) + ans_shape)
+        return _reshape(r, (shape_of(t)[0],) + shape_of(ans))
     return np.matmul(a, align(t, max(nda, ndb)))
 
 
-def _matmul_jvp(tangents, ans, a, b):
-    ta, tb = tangents
+def _matmul_lhs_transpose(g, a, b):
+    """The cotangent of ``a`` in ``a @ b`` from the lane-carrying ``g``."""
     nda, ndb = ndim_of(a), ndim_of(b)
-    ans_shape = shape_of(ans)
-    out = None if ta is None else _lane_left(ta, b, nda, ndb, ans_shape)
-    if tb is not None:
-        term = _lane_right(a, tb, nda, ndb, ans_shape)
-        out = term if out is None else out + term
-    return out
-
-
-def _matmul_vjp(i, g, ans, a, b):
-    nda, ndb = ndim_of(a), ndim_of(b)
-    if ndb == 1 and (i == 0 or nda == 1):  # outer products with the other vector (hot: x @ y)
-        return np.multiply(_last_axis(g, -1), b if i == 0 else a)
+    if ndb == 1:  # the outer product with b (hot: x @ y)
+        return np.multiply(_last_axis(g, -1), b)
     sa, sb, sg = shape_of(a), shape_of(b), shape_of(g)
-    k = sg[0]
-    if i == 0:
-        if nda == 1:  # contract b's batch axes and columns together: one (K, B·m) @ (B·m, k)
-            bm = _reshape(_mT(b), (_prod(sb[:-2]) * sb[-1], sb[-2]))
-            return np.matmul(_reshape(g, (k, _prod(sg[1:]))), bm)
-        if ndb == 2:  # fold lanes and batch into rows: one (K·…·n, m) @ (m, k)
-            r = np.matmul(_reshape(g, (_prod(sg[:-1]), sg[-1])), _mT(b))
-            return sum_to(_reshape(r, sg[:-1] + (sb[0],)), sa, lanes=True)
-        return sum_to(np.matmul(g, _mT(b)), sa, lanes=True)
+    if nda == 1:  # contract b's batch axes and columns together: one (K, B·m) @ (B·m, k)
+        bm = _reshape(_mT(b), (_prod(sb[:-2]) * sb[-1], sb[-2]))
+        return np.matmul(_reshape(g, (sg[0], _prod(sg[1:]))), bm)
+    if ndb == 2:  # fold lanes and batch into rows: one (K·…·n, m) @ (m, k)
+        r = np.matmul(_reshape(g, (_prod(sg[:-1]), sg[-1])), _mT(b))
+        return sum_to(_reshape(r, sg[:-1] + (sb[0],)), sa, lanes=True)
+    return sum_to(np.matmul(g, _mT(b)), sa, lanes=True)
+
+
+def _matmul_rhs_transpose(g, a, b):
+    """The cotangent of ``b`` in ``a @ b`` from the lane-carrying ``g``."""
+    nda, ndb = ndim_of(a), ndim_of(b)
     if nda == 1:
+        if ndb == 1:
+            return np.multiply(_last_axis(g, -1), a)
         return np.multiply(_last_axis(a, -1), _last_axis(g, -2))
+    sa, sg = shape_of(a), shape_of(g)
     if ndb == 1:  # contract a's batch axes and rows together: one (K, A·n) @ (A·n, k)
-        return np.matmul(_reshape(g, (k, _prod(sg[1:]))), _reshape(a, (_prod(sa[:-1]), sa[-1])))
-    return sum_to(np.matmul(_mT(a), g), sb, lanes=True)
+        return np.matmul(_reshape(g, (sg[0], _prod(sg[1:]))),
+                         _reshape(a, (_prod(sa[:-1]), sa[-1])))
+    return sum_to(np.matmul(_mT(a), g), shape_of(b), lanes=True)
 
 
 def _matmul_vjp_plain(i, g, ans, a, b):
-    """:func:`_matmul_vjp` for one cotangent without the lane axis: vectors and matrices of
-    plain arrays take one product each (the lane rule's reshapes cost more than the product on
-    small arrays); the rest goes through the lane rule."""
+    """The transposes for one cotangent without the lane axis: vectors and matrices of plain
+    arrays take one product each (the lane rule's reshapes cost more than the product on small
+    arrays); the rest goes through the lane rules."""
     if type(a) is _ndarray and type(b) is _ndarray and not isinstance(g, Tracer):
         nda = a.ndim
         ndb = b.ndim
@@ -146,11 +145,11 @@ def _matmul_vjp_plain(i, g, ans, a, b):
                 return b @ g if i == 0 else a[:, None] * g
             if nda == 2:
                 return g @ b.T if i == 0 else a.T @ g
-    return _matmul_vjp(i, g[None], None, a, b)[0]  # (None: the tape need not keep ans)
+    return (_matmul_rhs_transpose if i else _matmul_lhs_transpose)(g[None], a, b)[0]
 
 
-matmul_p = Primitive("numpy.matmul", np.matmul, jvp=_matmul_jvp, vjp=_matmul_vjp,
-                     vjp_plain=_matmul_vjp_plain)
+matmul_p = bilinear("numpy.matmul", np.matmul, _matmul_lhs_transpose, _matmul_rhs_transpose,
+                    lhs=_lane_left, rhs=_lane_right, vjp_plain=_matmul_vjp_plain)
 UFUNC_RULES[np.matmul] = matmul_p
 
 
@@ -164,44 +163,30 @@ def _linalg_matmul(x1, x2, /):
 # the tangent has as many loop axes as the widest argument (``align``).
 # ---------------------------------------------------------------------------------------------
 
-def _bilinear_jvp(fn, core_a, core_b):
-    """JVP of a gufunc ``fn`` that is linear in each argument (``core_*``: core dims)."""
-    def jvp(tangents, ans, a, b):
-        loop = max(ndim_of(a) - core_a, ndim_of(b) - core_b)
-        ta, tb = tangents
-        out = None if ta is None else fn(align(ta, loop + core_a), b)
-        if tb is not None:
-            term = fn(a, align(tb, loop + core_b))
-            out = term if out is None else out + term
-        return out
-    return jvp
+def _gufunc(name, fn, core_a, core_b, lhs_transpose, rhs_transpose):
+    """A gufunc ``fn`` linear in each argument (``core_*``: its core dims): the lanes broadcast
+    in front of the loop axes once the tangent has as many as the widest argument."""
+    def loop(a, b):
+        return max(ndim_of(a) - core_a, ndim_of(b) - core_b)
+    return bilinear(name, fn, lhs_transpose, rhs_transpose,
+                    lhs=lambda ta, ans, a, b: fn(align(ta, loop(a, b) + core_a), b),
+                    rhs=lambda tb, ans, a, b: fn(a, align(tb, loop(a, b) + core_b)))
 
 
-def _vecdot_vjp(i, g, ans, a, b):
-    return sum_to(np.multiply(_last_axis(g, -1), b if i == 0 else a), shape_of((a, b)[i]),
-                  lanes=True)
-
-
-def _matvec_vjp(i, g, ans, m, v):
-    if i == 0:
-        return sum_to(np.multiply(_last_axis(g, -1), _last_axis(v, -2)), shape_of(m),
-                      lanes=True)
-    return sum_to(np.vecmat(g, m), shape_of(v), lanes=True)
-
-
-def _vecmat_vjp(i, g, ans, v, m):
-    if i == 0:
-        return sum_to(np.matvec(m, g), shape_of(v), lanes=True)
-    return sum_to(np.multiply(_last_axis(v, -1), _last_axis(g, -2)), shape_of(m),
-                  lanes=True)
-
-
-vecdot_p = Primitive("numpy.vecdot", np.vecdot, jvp=_bilinear_jvp(np.vecdot, 1, 1),
-                     vjp=_vecdot_vjp)
-matvec_p = Primitive("numpy.matvec", np.matvec, jvp=_bilinear_jvp(np.matvec, 2, 1),
-                     vjp=_matvec_vjp)
-vecmat_p = Primitive("numpy.vecmat", np.vecmat, jvp=_bilinear_jvp(np.vecmat, 1, 2),
-                     vjp=_vecmat_vjp)
+vecdot_p = _gufunc(
+    "numpy.vecdot", np.vecdot, 1, 1,
+    lambda g, a, b: sum_to(np.multiply(_last_axis(g, -1), b), shape_of(a), lanes=True),
+    lambda g, a, b: sum_to(np.multiply(_last_axis(g, -1), a), shape_of(b), lanes=True))
+matvec_p = _gufunc(
+    "numpy.matvec", np.matvec, 2, 1,
+    lambda g, m, v: sum_to(np.multiply(_last_axis(g, -1), _last_axis(v, -2)), shape_of(m),
+                           lanes=True),
+    lambda g, m, v: sum_to(np.vecmat(g, m), shape_of(v), lanes=True))
+vecmat_p = _gufunc(
+    "numpy.vecmat", np.vecmat, 1, 2,
+    lambda g, v, m: sum_to(np.matvec(m, g), shape_of(v), lanes=True),
+    lambda g, v, m: sum_to(np.multiply(_last_axis(v, -1), _last_axis(g, -2)), shape_of(m),
+                           lanes=True))
 UFUNC_RULES[np.vecdot] = vecdot_p
 UFUNC_RULES[np.matvec] = matvec_p
 UFUNC_RULES[np.vecmat] = vecmat_p
@@ -375,10 +360,11 @@ def _einsum_vjp(i, g, ans, *ops, subscripts, optimize):
     return r
 
 
+#: linear in each operand: the JVP is one einsum per tangent, the VJP one einsum per operand
 einsum_p = Primitive(
     "numpy.einsum", lambda *ops, subscripts, optimize: np.einsum(subscripts, *ops,
                                                                  optimize=optimize),
-    jvp=_einsum_jvp, vjp=_einsum_vjp)
+    jvp=_einsum_jvp, vjp=_einsum_vjp, kind="multilinear")
 
 
 @implements(np.einsum)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Primitive, implements, ndim_of, shape_of
+from .core import Primitive, implements, linear, ndim_of, shape_of
 from .shape import plain
 
 __all__ = ["sum_p", "prod_p", "max_p", "min_p", "cumsum_p", "cumprod_p", "normalize_axes"]
@@ -94,11 +94,10 @@ def _sum_vjp_plain(i, g, ans, x, axis, keepdims):
     return _expand(g[None], xshape, axis, keepdims)[0]
 
 
-sum_p = Primitive(
+sum_p = linear(
     "numpy.sum", _sum_impl,
-    jvp=lambda ts, ans, x, axis, keepdims: np.sum(ts[0], axis=_lane_axes(axis),
-                                                  keepdims=keepdims),
-    vjp=lambda i, g, ans, x, axis, keepdims: _expand(g, shape_of(x), axis, keepdims),
+    lanes=lambda t, axis, keepdims: np.sum(t, axis=_lane_axes(axis), keepdims=keepdims),
+    transpose=lambda g, x, axis, keepdims: _expand(g, shape_of(x), axis, keepdims),
     vjp_plain=_sum_vjp_plain)
 
 
@@ -260,10 +259,10 @@ def _reverse_cumsum(g, axis):
     return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
 
 
-cumsum_p = Primitive(
+cumsum_p = linear(
     "numpy.cumsum", lambda x, axis: np.cumsum(x, axis=axis),
-    jvp=lambda ts, ans, x, axis: np.cumsum(ts[0], axis=axis + 1),
-    vjp=lambda i, g, ans, x, axis: _reverse_cumsum(g, axis + 1))
+    lanes=lambda t, axis: np.cumsum(t, axis=axis + 1),
+    transpose=lambda g, x, axis: _reverse_cumsum(g, axis + 1))
 
 
 def _cum_front(prim, name):

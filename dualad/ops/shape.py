@@ -1,18 +1,20 @@
 """Shape and movement entries: reshape, transpose, broadcasting, indexing, joining, padding.
 
-All of them are linear: the JVP applies the op to the lane-carrying tangent (with axes shifted
-past the lane axis) and the VJP applies its transpose. Only five are primitives —
+All of them are linear (``core.linear``): the JVP applies the op to the lane-carrying tangent
+(with axes shifted past the lane axis) and the VJP applies its transpose. Only a few are
+primitives —
 ``reshape``, ``transpose``, ``broadcast_to``, ``getitem`` (with its transpose ``index_add``),
 ``concatenate``, ``pad`` and the dtype cast — everything else is composed from them.
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
 
-from .core import (Primitive, Tracer, align, implements, ndim_of, normalize_axis as _axis,
-                   shape_of, sum_to)
+from .core import (Primitive, Tracer, align, implements, linear, ndim_of,
+                   normalize_axis as _axis, shape_of, sum_to)
 
 __all__ = ["reshape_p", "transpose_p", "broadcast_to_p", "getitem_p", "index_add_p",
            "concatenate_p", "pad_p", "cast_p", "normalize_index", "astype", "plain"]
@@ -31,10 +33,10 @@ def _lanes(t):
 # reshape, transpose, broadcast_to, cast
 # ---------------------------------------------------------------------------------------------
 
-reshape_p = Primitive(
+reshape_p = linear(
     "numpy.reshape", lambda x, shape: np.reshape(x, shape),
-    jvp=lambda ts, ans, x, shape: np.reshape(ts[0], (_lanes(ts[0]),) + shape_of(ans)),
-    vjp=lambda i, g, ans, x, shape: np.reshape(g, (_lanes(g),) + shape_of(x)))
+    lanes=lambda t, shape: np.reshape(t, (_lanes(t),) + shape),
+    transpose=lambda g, x, shape: np.reshape(g, (_lanes(g),) + shape_of(x)))
 
 
 def _as_shape(shape):
@@ -43,12 +45,26 @@ def _as_shape(shape):
     return (operator.index(shape),)
 
 
+def _resolve(shape, old):
+    """``shape`` with a ``-1`` replaced by the size it stands for (NumPy's message if none
+    fits): the primitive's rules then need no answer to know the output shape."""
+    if -1 not in shape:
+        return shape
+    size = math.prod(old)
+    known = math.prod(n for n in shape if n != -1)
+    if shape.count(-1) > 1:
+        raise ValueError("can only specify one unknown dimension")
+    if known == 0 or size % known:
+        raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
+    return tuple(size // known if n == -1 else n for n in shape)
+
+
 @implements(np.reshape)
 def _reshape(a, /, shape=None, order="C", *, newshape=None, copy=None):
     if order not in ("C", None):
         raise NotImplementedError(f"numpy.reshape: order={order!r} on traced arrays")
     shape = newshape if shape is None else shape
-    return reshape_p.bind(a, shape=_as_shape(shape))
+    return reshape_p.bind(a, shape=_resolve(_as_shape(shape), shape_of(a)))
 
 
 def _inverse_perm(axes):
@@ -58,11 +74,10 @@ def _inverse_perm(axes):
     return tuple(inv)
 
 
-transpose_p = Primitive(
+transpose_p = linear(
     "numpy.transpose", lambda x, axes: np.transpose(x, axes),
-    jvp=lambda ts, ans, x, axes: np.transpose(ts[0], (0,) + tuple(a + 1 for a in axes)),
-    vjp=lambda i, g, ans, x, axes: np.transpose(
-        g, (0,) + tuple(a + 1 for a in _inverse_perm(axes))))
+    lanes=lambda t, axes: np.transpose(t, (0,) + tuple(a + 1 for a in axes)),
+    transpose=lambda g, x, axes: np.transpose(g, (0,) + tuple(a + 1 for a in _inverse_perm(axes))))
 
 
 def _transpose(a, axes):
@@ -108,15 +123,15 @@ def _moveaxis(a, source, destination):
     return _transpose(a, order)
 
 
-def _broadcast_to_jvp(ts, ans, x, shape):
-    t = align(ts[0], len(shape))
+def _broadcast_to_lanes(t, shape):
+    t = align(t, len(shape))
     return np.broadcast_to(t, (_lanes(t),) + shape)
 
 
-broadcast_to_p = Primitive(
+broadcast_to_p = linear(
     "numpy.broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
-    jvp=_broadcast_to_jvp,
-    vjp=lambda i, g, ans, x, shape: sum_to(g, shape_of(x), lanes=True))
+    lanes=_broadcast_to_lanes,
+    transpose=lambda g, x, shape: sum_to(g, shape_of(x), lanes=True))
 
 
 @implements(np.broadcast_to)
@@ -138,21 +153,19 @@ def _is_float(dtype):
     return np.issubdtype(np.dtype(dtype), np.inexact)
 
 
-def _cast_jvp(ts, ans, x, dtype):
-    return ts[0].astype(dtype) if _is_float(dtype) else None
-
-
-cast_p = Primitive(
-    "numpy.ndarray.astype", lambda x, dtype: x.astype(dtype),
-    jvp=_cast_jvp,
-    vjp=lambda i, g, ans, x, dtype: _cast_vjp(g, x) if _is_float(dtype) else None)
-
-
-def _cast_vjp(g, x):
+def _cast_transpose(g, x, dtype):
+    if not _is_float(dtype):
+        return None
     # a real input's cotangent is real: a cast to complex transposes to the real part
     if g.dtype.kind == "c" and x.dtype.kind != "c":
         g = np.real(g)
     return g.astype(x.dtype)
+
+
+cast_p = linear(
+    "numpy.ndarray.astype", lambda x, dtype: x.astype(dtype),
+    lanes=lambda t, dtype: t.astype(dtype) if _is_float(dtype) else None,
+    transpose=_cast_transpose)
 
 
 def astype(x, dtype):
@@ -234,17 +247,17 @@ def _index_add_impl(g, idx, shape):
     return z
 
 
-getitem_p = Primitive(
+getitem_p = linear(
     "numpy.ndarray.__getitem__", lambda x, idx: x[idx],
-    jvp=lambda ts, ans, x, idx: _lane_getitem(ts[0], idx),
-    vjp=lambda i, g, ans, x, idx: _lane_index_add(g, idx, shape_of(x)))
+    lanes=lambda t, idx: _lane_getitem(t, idx),
+    transpose=lambda g, x, idx: _lane_index_add(g, idx, shape_of(x)))
 
 #: adds ``g`` into zeros of ``shape`` at ``idx`` (repeated positions accumulate):
 #: the transpose of getitem, and a primitive itself so that its own derivatives exist
-index_add_p = Primitive(
+index_add_p = linear(
     "dualad.index_add", _index_add_impl,
-    jvp=lambda ts, ans, g, idx, shape: _lane_index_add(ts[0], idx, shape),
-    vjp=lambda i, gg, ans, g, idx, shape: _lane_getitem(gg, idx))
+    lanes=lambda t, idx, shape: _lane_index_add(t, idx, shape),
+    transpose=lambda gg, g, idx, shape: _lane_getitem(gg, idx))
 
 
 def index_add(g, idx, shape):
@@ -294,9 +307,11 @@ def _concatenate_vjp(i, g, ans, *xs, axis):
     return getitem_p.bind(g, idx=(slice(None),) * (axis + 1) + (slice(start, stop),))
 
 
+#: linear in all its arguments together (a sum of linear maps of each): rules by hand, as the
+#: one-argument factory does not cover it
 concatenate_p = Primitive(
     "numpy.concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
-    jvp=_concatenate_jvp, vjp=_concatenate_vjp)
+    jvp=_concatenate_jvp, vjp=_concatenate_vjp, kind="linear")
 
 
 @implements(np.concatenate)
@@ -418,18 +433,18 @@ def _vsplit(ary, indices_or_sections):
 # pad, and the compositions that reorder or repeat elements
 # ---------------------------------------------------------------------------------------------
 
-def _pad_vjp(i, g, ans, x, pad_width, constant_values):
-    if i != 0:
-        raise NotImplementedError("numpy.pad: derivative with respect to constant_values")
+def _pad_transpose(g, x, pad_width, constant_values):
     return getitem_p.bind(g, idx=(slice(None),) + tuple(
         slice(lo, lo + n) for (lo, _), n in zip(pad_width, shape_of(x))))
 
 
-pad_p = Primitive(
+#: affine in x (the constant is not differentiated: the front passes a plain number), so its
+#: derivative is the linear part, padding with zeros
+pad_p = linear(
     "numpy.pad",
     lambda x, pad_width, constant_values: np.pad(x, pad_width, constant_values=constant_values),
-    jvp=lambda ts, ans, x, pad_width, constant_values: np.pad(ts[0], ((0, 0),) + pad_width),
-    vjp=_pad_vjp)
+    lanes=lambda t, pad_width, constant_values: np.pad(t, ((0, 0),) + pad_width),
+    transpose=_pad_transpose)
 
 
 @implements(np.pad)
