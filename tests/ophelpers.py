@@ -138,8 +138,9 @@ class Probe(ArrayProtocol):
         return Probe(ans, self.log, rng)
 
 
-def check_adjoint(f, args, *, seed=0, argnums=None):
-    """Run ``f`` on probes; returns the names of the primitives whose rules were checked."""
+def check_adjoint(f, args, *, seed=0, argnums=None, require=True):
+    """Run ``f`` on probes; returns the names of the primitives whose rules were checked
+    (``require``: at least one, else ``f`` was not what the test meant)."""
     rng = np.random.default_rng(seed)
     log = {}
     argnums = range(len(args)) if argnums is None else argnums
@@ -148,7 +149,7 @@ def check_adjoint(f, args, *, seed=0, argnums=None):
               for i, a in enumerate(args)]
     f(*probes)
     checked = log.get("checked", [])
-    assert checked, "f bound no differentiable primitive on its inputs"
+    assert checked or not require, "f bound no differentiable primitive on its inputs"
     return checked
 
 

@@ -27,6 +27,8 @@ from hypothesis import strategies as st
 
 import dualad as ad
 
+from ophelpers import check_adjoint
+
 EXAMPLES = int(os.environ.get("DUALAD_FUZZ_EXAMPLES", "400"))
 RANDOM = os.environ.get("DUALAD_FUZZ_RANDOM") == "1"
 FUZZ = settings(max_examples=EXAMPLES, derandomize=not RANDOM, database=None)
@@ -223,6 +225,41 @@ def test_random_programs_scalar_gradients_and_hessians(program):
     x = inputs[0]
     num = ad.numeric.jacobian(lambda v: ad.grad(f)(v, *inputs[1:]), x)
     np.testing.assert_allclose(h, num, rtol=1e-5, atol=1e-6, err_msg=_describe(inputs, steps))
+
+
+@settings(FUZZ, max_examples=max(10, EXAMPLES // 4))
+@given(programs(), st.integers(0, 2 ** 32 - 1))
+def test_random_programs_adjoint_identity(program, seed):
+    """⟨u, J v⟩ = ⟨Jᵀu, v⟩ for the whole program (its JVP against its VJP, no numerics), and
+    for every table entry it binds, each on the values it saw (the adjoint probe)."""
+    inputs, steps = program
+    inputs = [x.astype(np.float64) for x in inputs]
+    rng = np.random.default_rng(seed)
+    f = lambda *xs: run(steps, *xs)  # noqa: E731
+    vs = tuple(rng.standard_normal(np.shape(x)) for x in inputs)
+    out, jv = ad.jvp(f, tuple(inputs), vs)
+    u = rng.standard_normal(np.shape(out))
+    _, vjp_fn = ad.vjp(f, *inputs)
+    jtu = vjp_fn(u)
+    lhs = np.sum(u * jv)
+    rhs = sum(np.sum(a * b) for a, b in zip(jtu, vs))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10,
+                               err_msg=_describe(inputs, steps))
+    if not any(op in ("setitem", "iadd") for _, op, _, _ in steps):  # (probes are not written)
+        check_adjoint(f, inputs, seed=seed, require=False)  # (a program may bind none)
+
+
+def test_the_adjoint_fuzzer_catches_a_wrong_transpose(monkeypatch):
+    # a VJP off by 1% (its JVP right) breaks the identity: the adjoint test can fail
+    from dualad.ops import UFUNC_RULES
+    from dualad.ops.core import elementwise
+    sin = UFUNC_RULES[np.sin]
+    wrong = elementwise("numpy.sin", np.sin, lambda ans, x: np.cos(x) * 1.01)
+    monkeypatch.setattr(sin, "vjp", wrong.vjp)
+    monkeypatch.setattr(sin, "vjp_plain", wrong.vjp_plain)
+    program = ([np.array([0.3, 1.1, -0.7])], [("unary", "sin", 0, None)])
+    with pytest.raises(AssertionError):
+        test_random_programs_adjoint_identity.hypothesis.inner_test(program, 1)
 
 
 def test_the_fuzzer_catches_a_wrong_rule(monkeypatch):
