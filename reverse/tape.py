@@ -150,11 +150,9 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     """
     heap = []
     leaves = []
-    push = heapq.heappush
     pop = heapq.heappop
-    # the lean path: one cotangent, nothing to record or check, and a rule that needs no lane
-    # axis (a vjp_plain: every elementwise entry has one): most nodes of a plain backward.
-    # Everything else takes _general.
+    # the lean path, most nodes of a plain backward: one cotangent, nothing to record or check,
+    # a rule that needs no lane axis (a vjp_plain: every elementwise entry has one)
     lean = not (lanes or create_graph or anomaly)
     node = None
     try:
@@ -164,45 +162,27 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
             node = pop(heap)[1]
             g = node.gout
             node.gout = None
-            prim = node.prim
-            n = node.nargs
-            rule = prim.vjp_plain
-            if lean and rule is not None and n > 0 and node.hooks is None:
-                ans = node.ans
-                a0 = node.a0
-                a1 = node.a1
+            rule = node.prim.vjp_plain
+            if lean and rule is not None and node.nargs > 0 and node.hooks is None:
                 kwargs = node.kwargs
-                # (None: the two saved arguments, passed without building a tuple)
-                args = None if n == 2 and not kwargs else node.args
-                i = -1
-                for target in (node.e0, node.e1) if node.erest is None else node.targets():
-                    i += 1
-                    if target is None:
-                        continue
-                    if args is None:
-                        ct = rule(i, g, ans, a0, a1)
-                    else:  # (spelled out: a call without **{} is cheaper)
-                        ct = rule(i, g, ans, *args, **kwargs) if kwargs else rule(i, g, ans, *args)
-                    if ct is None:
-                        continue
-                    # _send, inlined
-                    if type(target) is Node:
-                        prev = target.gout
-                        if prev is None:
-                            target.gout = ct
-                            push(heap, (target.key, target))
-                        else:
-                            target.gout = prev + ct
-                    elif type(target) is Port:
-                        _send(target, ct, heap, leaves)
-                    else:  # a leaf Tensor
-                        prev = target._gacc
-                        if prev is None:
-                            target._gacc = ct
-                            leaves.append(target)
-                        else:
-                            target._gacc = prev + ct
-                a0 = a1 = ans = ct = args = None  # drop this node's arrays before the next pop
+                # (spelled out: a call without building a tuple, or **{}, is cheaper)
+                if node.nargs == 2 and not kwargs:
+                    a0, a1, ans = node.a0, node.a1, node.ans
+                    for i, target in enumerate((node.e0, node.e1)):
+                        if target is not None:
+                            ct = rule(i, g, ans, a0, a1)
+                            if ct is not None:
+                                _send(target, ct, heap, leaves)
+                    a0 = a1 = ans = None  # (drop this node's arrays before the next pop)
+                else:
+                    args = node.args
+                    for i, target in enumerate(node.targets()):
+                        if target is not None:
+                            ct = rule(i, g, node.ans, *args, **kwargs)
+                            if ct is not None:
+                                _send(target, ct, heap, leaves)
+                    args = None
+                ct = None
             else:
                 _general(node, g, heap, leaves, create_graph, anomaly, level, lanes)
             if not retain_graph:  # drop the saved values: a second sweep here raises
@@ -210,15 +190,20 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                 node.a0 = node.a1 = node.arest = node.ans = node.kwargs = None
             g = None
     except BaseException as e:
-        # leave no half-summed cotangents behind for the next sweep
-        for _, waiting in heap:
-            waiting.gout = None
-        for leaf in leaves:
-            leaf._gacc = None
-        if isinstance(e, ZeroDivisionError) and node is not None:
-            raise ZeroDivisionError(rule_zero_division("VJP", node.prim.name)) from e
+        _abandon(heap, leaves, node, e)
         raise
     return leaves
+
+
+def _abandon(heap, leaves, node, e):
+    """A sweep raised ``e`` at ``node``: leave no half-summed cotangents behind for the next
+    sweep, and name the op whose rule divided a Python number by zero."""
+    for _, waiting in heap:
+        waiting.gout = None
+    for leaf in leaves:
+        leaf._gacc = None
+    if isinstance(e, ZeroDivisionError) and node is not None:
+        raise ZeroDivisionError(rule_zero_division("VJP", node.prim.name)) from e
 
 
 def _general(node, g, heap, leaves, create_graph, anomaly, level, lanes):

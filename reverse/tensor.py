@@ -289,114 +289,74 @@ class Tensor(ArrayProtocol):
         level = self._level
         if level not in LIVE_LEVELS:
             raise escaped(self)
-        if len(args) == 2:  # binary arithmetic is the scalar hot path: unrolled
-            a, b = args
-            ea = eb = None
-            if type(a) is Tensor or isinstance(a, Tensor):
-                if a._level == level:
-                    if a._state != _SHARED:
-                        a._share()
-                    va = a._value
-                    if a._requires_grad:
-                        ea = a if a._node is None else a._node
-                else:
-                    va = a
-            else:
-                va = a
-            if type(b) is Tensor or isinstance(b, Tensor):
-                if b._level == level:
-                    if b._state != _SHARED:
-                        b._share()
-                    vb = b._value
-                    if b._requires_grad:
-                        eb = b if b._node is None else b._node
-                else:
-                    vb = b
+        n = len(args)
+        if n > 2 or n == 0 or prim.multiple_results:
+            return self._process_general(prim, args, kwargs)
+        # the fast path, one or two arguments (the scalar hot path): unrolled, no tuples built
+        a = args[0]
+        ea = eb = vb = None
+        # (type() first: exact Tensors are most calls; isinstance admits subclasses)
+        if (type(a) is Tensor or isinstance(a, Tensor)) and a._level == level:
+            if a._state != _SHARED:
+                a._share()
+            va = a._value
+            if a._requires_grad:
+                ea = a if a._node is None else a._node
+        else:
+            va = a
+        if n == 2:
+            b = args[1]
+            if (type(b) is Tensor or isinstance(b, Tensor)) and b._level == level:
+                if b._state != _SHARED:
+                    b._share()
+                vb = b._value
+                if b._requires_grad:
+                    eb = b if b._node is None else b._node
             else:
                 vb = b
-            impl = prim.impl  # (a slot read, then a call: prim.impl(...) is an unspecializable
-            # method lookup in CPython 3.11)
+        impl = prim.impl  # (then a call: prim.impl(...) is a method lookup CPython 3.11 cannot
+        if n == 2:        # specialize)
             ans = impl(va, vb, **kwargs) if kwargs else impl(va, vb)
-            needed = ea is not None or eb is not None
-            n = 2
-            rest = erest = None
-        elif len(args) == 1 and args[0] is self:  # a unary op on this Tensor
-            if self._state != _SHARED:
-                self._share()
-            va = self._value
-            needed = self._requires_grad
-            ea = (self if self._node is None else self._node) if needed else None
-            n = 1
-            vb = eb = rest = erest = None
-            impl = prim.impl
-            ans = impl(va, **kwargs) if kwargs else impl(va)
         else:
-            vals, edges = self._split(args)
-            needed = edges is not None
-            if needed:
-                ea = edges[0]
-                eb = edges[1] if len(edges) > 1 else None
-                erest = edges[2:] if any(e is not None for e in edges[2:]) else None
-            ans = prim.impl(*vals, **kwargs)
-            n = len(vals)
-            va = vals[0] if n else None
-            vb = vals[1] if n > 1 else None
-            rest = vals[2:] if n > 2 else None
+            ans = impl(va, **kwargs) if kwargs else impl(va)
         if prim.nondiff:
             return ans
         node = None
-        if needed:
+        if ea is not None or eb is not None:
             mode = _mode()
-            if mode == GRAD or mode & GRAD:  # record (the hot path: == is the cheaper test)
-                if prim.vjp is None:
-                    raise TypeError(f"no VJP rule for {prim.name}")
-                try:
-                    plan = _plans[prim]
-                except KeyError:
-                    plan = _plan(prim)
-                saved = ans
-                if plan.trims:
-                    if type(ans) is _ndarray:
-                        small = ans.nbytes < MIN_DROP_BYTES
-                    else:  # a NumPy scalar (small), or a tracer when modes nest
-                        small = not isinstance(ans, Tracer)
-                    # a small answer is not worth a Meta, nor are the arguments of an
-                    # elementwise op (never larger than the answer)
-                    if not small or plan.drop and not plan.elementwise:
-                        vals = (va, vb)[:n] if rest is None else (va, vb) + rest
-                        saved, vals = trim(plan, ans, vals)
-                        va = vals[0] if n else None
-                        vb = vals[1] if n > 1 else None
-                        rest = vals[2:] if n > 2 else None
-                node = Node()
-                node.prim = prim
-                node.nargs = n
-                node.a0 = va
-                node.a1 = vb
-                node.arest = rest
-                node.kwargs = kwargs
-                node.ans = saved
-                node.e0 = ea
-                node.e1 = eb
-                node.erest = erest
-                node.key = next(node_keys)
-                node.gout = None
-                node.hooks = None
-                node.trace = None if mode == GRAD or not mode & ANOMALY else where_recorded()
+            if mode == GRAD or mode & GRAD:  # (== first: the cheaper test, and the usual case)
+                node = _record(prim, ans, kwargs, n, va, vb, None, ea, eb, None, mode)
+        t = _new(Tensor)  # Tensor._wrap, inlined (one call less): keep the two alike
+        t._value, t._level, t._node, t._state = ans, level, node, _SHARED
+        t._requires_grad = node is not None
+        t.grad = t._hooks = t._gacc = t.name = None
+        return t
+
+    def _process_general(self, prim, args, kwargs):
+        """:meth:`_process` for any number of arguments (and results)."""
+        vals, edges = self._split(args)
+        ans = prim.impl(*vals, **kwargs)
+        if prim.nondiff:
+            return ans
+        level = self._level
+        node = None
+        if edges is not None:
+            mode = _mode()
+            if mode & GRAD:
+                n = len(vals)
+                if n == 1:
+                    node = _record(prim, ans, kwargs, 1, vals[0], None, None, edges[0], None,
+                                   None, mode)
+                else:
+                    erest = edges[2:] if n > 2 and any(e is not None for e in edges[2:]) \
+                        else None
+                    node = _record(prim, ans, kwargs, n, vals[0] if n else None,
+                                   vals[1] if n > 1 else None, vals, edges[0] if n else None,
+                                   edges[1] if n > 1 else None, erest, mode)
         if prim.multiple_results:
             return tuple(Tensor._wrap(x, level, None if node is None else Port(node, k))
                          for k, x in enumerate(ans))
-        t = _new(Tensor)  # _wrap inlined: this is the hot path
-        t._value = ans
-        t._level = level
-        t._node = node
-        t._requires_grad = node is not None
-        t.grad = None
-        t._hooks = None
-        t._gacc = None
-        t._state = _SHARED
-        t.name = None
-        return t
+        return Tensor._wrap(ans, level, node)
 
     def _split(self, args):
         """``(values, edges)`` of the arguments: values as the op's implementation takes them,
@@ -583,8 +543,6 @@ class Tensor(ArrayProtocol):
         if not kwargs and method == "__call__":  # np.log(x): straight to the entry
             prim = _ufunc_rule(ufunc)
             if prim is not None:
-                if len(inputs) == 1:  # (NumPy asks the only input: self)
-                    return self._process(prim, inputs, kwargs)
                 return prim.bind(*inputs)
         if "out" not in kwargs:
             return _protocol_ufunc(self, ufunc, method, *inputs, **kwargs)
@@ -614,3 +572,45 @@ _protocol_function = ArrayProtocol.__array_function__
 def _plan(prim):
     plan = _plans[prim] = plan_for(prim)
     return plan
+
+
+def _record(prim, ans, kwargs, n, va, vb, vals, ea, eb, erest, mode):
+    """The :class:`Node` recording ``prim``: the answer, the ``n`` arguments ``va``, ``vb`` and
+    ``vals[2:]`` (``vals``: all of them, or ``None`` for two) less what no rule reads, and the
+    edges ``ea``, ``eb``, ``erest`` where their cotangents go."""
+    if prim.vjp is None:
+        raise TypeError(f"no VJP rule for {prim.name}")
+    try:
+        plan = _plans[prim]
+    except KeyError:
+        plan = _plan(prim)
+    rest = vals[2:] if n > 2 else None
+    saved = ans
+    if plan.trims:
+        if type(ans) is _ndarray:
+            small = ans.nbytes < MIN_DROP_BYTES
+        else:  # a NumPy scalar (small), or a tracer when modes nest
+            small = not isinstance(ans, Tracer)
+        # a small answer is not worth a Meta, nor are the arguments of an elementwise op
+        # (never larger than the answer)
+        if not small or plan.drop and not plan.elementwise:
+            saved, kept = trim(plan, ans, (va, vb)[:n] if rest is None else (va, vb) + rest)
+            va = kept[0] if n else None
+            vb = kept[1] if n > 1 else None
+            rest = kept[2:] if n > 2 else None
+    node = Node()  # (a class without __init__, its slots filled here: the cheapest object)
+    node.prim = prim
+    node.nargs = n
+    node.a0 = va
+    node.a1 = vb
+    node.arest = rest
+    node.kwargs = kwargs
+    node.ans = saved
+    node.e0 = ea
+    node.e1 = eb
+    node.erest = erest
+    node.key = next(node_keys)
+    node.gout = None
+    node.hooks = None
+    node.trace = None if mode == GRAD or not mode & ANOMALY else where_recorded()
+    return node

@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from .core import FUNCTION_RULES, UFUNC_RULES, Tracer, qualname, shape_of
+from .products import matmul_p
 from .shape import astype, getitem_p, index_add, normalize_index
 
 __all__ = ["ArrayProtocol", "fit_inplace_result"]
@@ -70,10 +71,21 @@ _mul = UFUNC_RULES[np.multiply]
 _div = UFUNC_RULES[np.divide]
 _pow = UFUNC_RULES[np.power]
 _neg = UFUNC_RULES[np.negative]
-_NO_KWARGS: dict = {}
 
-# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
-_np_matmul = np.matmul
+
+def _binary(prim):
+    """``x op y`` and ``y op x`` for a tracer ``x``: the primitive bound, as NumPy's dispatch
+    would (skipping ``__array_ufunc__``, whose generic argument handling costs as much as the
+    op on scalars)."""
+    bind = prim.bind
+
+    def op(self, other):
+        return bind(self, other)
+
+    def rop(self, other):
+        return bind(other, self)
+    return op, rop
+
 # (bound once: CPython 3.11 does not specialize a method looked up on a global object)
 _ufunc_rule = UFUNC_RULES.get
 _function_rule = FUNCTION_RULES.get
@@ -219,80 +231,22 @@ class ArrayProtocol(Tracer):
     def tolist(self):
         self._no_conversion("a list")
 
-    # -- operators: the arithmetic ones go straight to the processing tracer (scalar hot path) --
-    # Each operator does what Primitive.bind does, minus its generic loop: the higher-level
-    # tracer of the two processes the op. Written out per operator because this is the scalar
-    # hot path, where one more Python call is a measurable share of the cost.
-    def __add__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_add, (self, o), _NO_KWARGS)
-        return self._process(_add, (self, o), _NO_KWARGS)
-
-    def __radd__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_add, (o, self), _NO_KWARGS)
-        return self._process(_add, (o, self), _NO_KWARGS)
-
-    def __sub__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_sub, (self, o), _NO_KWARGS)
-        return self._process(_sub, (self, o), _NO_KWARGS)
-
-    def __rsub__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_sub, (o, self), _NO_KWARGS)
-        return self._process(_sub, (o, self), _NO_KWARGS)
-
-    def __mul__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_mul, (self, o), _NO_KWARGS)
-        return self._process(_mul, (self, o), _NO_KWARGS)
-
-    def __rmul__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_mul, (o, self), _NO_KWARGS)
-        return self._process(_mul, (o, self), _NO_KWARGS)
-
-    def __truediv__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_div, (self, o), _NO_KWARGS)
-        return self._process(_div, (self, o), _NO_KWARGS)
-
-    def __rtruediv__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_div, (o, self), _NO_KWARGS)
-        return self._process(_div, (o, self), _NO_KWARGS)
-
-    def __pow__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_pow, (self, o), _NO_KWARGS)
-        return self._process(_pow, (self, o), _NO_KWARGS)
-
-    def __rpow__(self, o):
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(_pow, (o, self), _NO_KWARGS)
-        return self._process(_pow, (o, self), _NO_KWARGS)
+    # -- operators: each binds its primitive, as every NumPy call does (see _binary) ----------
+    __add__, __radd__ = _binary(_add)
+    __sub__, __rsub__ = _binary(_sub)
+    __mul__, __rmul__ = _binary(_mul)
+    __truediv__, __rtruediv__ = _binary(_div)
+    __pow__, __rpow__ = _binary(_pow)
+    __matmul__, __rmatmul__ = _binary(matmul_p)
 
     def __neg__(self):
-        return self._process(_neg, (self,), _NO_KWARGS)
+        return _neg.bind(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
         return np.absolute(self)
-
-    def __matmul__(self, o):
-        mm = UFUNC_RULES[_np_matmul]  # (registered by .products, imported after this module)
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(mm, (self, o), _NO_KWARGS)
-        return self._process(mm, (self, o), _NO_KWARGS)
-
-    def __rmatmul__(self, o):
-        mm = UFUNC_RULES[np.matmul]
-        if isinstance(o, Tracer) and o._level > self._level:
-            return o._process(mm, (o, self), _NO_KWARGS)
-        return self._process(mm, (o, self), _NO_KWARGS)
 
     def __floordiv__(self, o):
         return np.floor_divide(self, o)
