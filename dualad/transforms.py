@@ -6,7 +6,8 @@ nest them (forward over reverse). Semantics follow JAX: results keep the pytree 
 the arguments, ``jacobian(f)(x).shape == out.shape + x.shape``, Python floats are 0-d float64
 arrays, integer arguments are constants and asking for their derivative raises ``TypeError``.
 
-:func:`_Args` handles ``argnums`` and pytrees once for every transform.
+The argument front (``argnums``, pytrees, dtype and output checks, ``has_aux``) is
+:mod:`dualad.front`, shared with the reverse tape's :mod:`reverse.functional`.
 """
 from __future__ import annotations
 
@@ -17,14 +18,12 @@ import numpy as np
 
 from . import parallel
 from .dual import DualArray
-from .ops.core import LEVEL_INPUTS, check_numeric_output, check_scalar_output
+from .front import (Args, as_arrays, as_leaf, check_mode, check_numeric_output, grad_function,
+                    output_check, split_aux, strip_tree, value_and_grad_function)
+from .ops.core import LEVEL_INPUTS
 from .ops import Tracer, check_live, close_level, mark_identity, open_level
-from .pytree import _PLAIN_LEAVES, tree_flatten, tree_map, tree_unflatten
+from .pytree import tree_flatten, tree_unflatten
 
-# hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
-_ndarray = np.ndarray
-_float64 = np.float64
-_float64_dtype = np.dtype(np.float64)
 
 __all__ = ["jvp", "jacfwd", "jacrev", "jacobian", "grad", "value_and_grad", "hessian", "hvp",
            "elementwise_grad",
@@ -33,178 +32,6 @@ __all__ = ["jvp", "jacfwd", "jacrev", "jacobian", "grad", "value_and_grad", "hes
 #: bytes that the tangent (or cotangent) lanes of one pass may take before jacfwd/jacrev split
 #: the work into chunks
 MEMORY_BUDGET = 256 * 2 ** 20
-
-_MODES = ("forward", "reverse")
-
-
-# ---------------------------------------------------------------------------------------------
-# arguments: argnums, pytrees, dtype checks — in one place
-# ---------------------------------------------------------------------------------------------
-
-def as_leaf(x, what):
-    """A differentiable leaf as an array: Python floats become 0-d float64 (complex numbers
-    0-d complex128); ints are refused.
-
-    ``what`` names the leaf in error messages: a string, or a function returning one (built
-    only when an error is raised: formatting it costs more than the check on every call).
-    """
-    if type(x) is np.ndarray and x.dtype.kind == "f":  # the common case, checked first
-        return x
-    if isinstance(x, Tracer):
-        check_live(x)
-        dtype = x.dtype
-    else:
-        if isinstance(x, bool) or isinstance(x, (int, np.integer)) and not isinstance(x, float):
-            raise TypeError(f"{_name(what)} is the integer {x!r}: integer arguments are "
-                            f"constants and have no derivative. Pass a float (e.g. "
-                            f"{float(x)!r}) to differentiate with respect to it")
-        x = np.asarray(x, dtype=float if isinstance(x, float) else None)
-        dtype = x.dtype
-    kind = dtype.kind  # (np.issubdtype costs microseconds, on every transform call)
-    if kind not in "fc":
-        raise TypeError(f"{_name(what)} has dtype {dtype}: integer and boolean arguments are "
-                        f"constants and have no derivative. Convert it to a floating dtype to "
-                        f"differentiate with respect to it")
-    return x
-
-
-def _name(what):
-    return what if isinstance(what, str) else what()
-
-
-class _Args:
-    """The arguments of one transform call, split into differentiated leaves and the rest.
-
-    ``kwargs`` are passed to ``f`` as they are: only positional arguments are differentiated.
-    """
-
-    def __init__(self, fname, args, argnums, kwargs=None):
-        self.kwargs = kwargs or None
-        n = len(args)
-        if n == 1 and argnums == 0 and type(argnums) is int:  # f(x) of one float array: most calls
-            x = args[0]
-            if type(x) is _ndarray and x.dtype.kind == "f":
-                self.nums, self.single, self.args, self.leaves = (0,), True, args, [x]
-                self._treedef, self.flat, self._order = None, True, None
-                return
-        if type(argnums) is int and -n <= argnums < n:  # one argument: most calls
-            nums, self.single = (argnums % n,), True
-        else:
-            if isinstance(argnums, (int, np.integer)):
-                nums, self.single = (int(argnums),), True
-            else:
-                try:
-                    nums = tuple(int(a) for a in argnums)
-                except TypeError:
-                    raise TypeError(f"{fname}: argnums must be an int or a tuple of ints, "
-                                    f"got {argnums!r}") from None
-                self.single = False
-            for a in nums:
-                if not -n <= a < n:
-                    raise ValueError(f"{fname}: argnums {argnums!r} out of range for "
-                                     f"{n} positional argument(s)")
-            nums = tuple(a % n for a in nums)
-        self._order = None
-        if len(set(nums)) != len(nums):
-            # argnums=(0, 0): differentiate each argument once, and hand its derivative back
-            # at every place it was asked for (as JAX does)
-            unique = tuple(dict.fromkeys(nums))
-            self._order = tuple(unique.index(a) for a in nums)
-            nums = unique
-        self.nums = nums
-        self.args = args
-        chosen = tuple(args[i] for i in nums)
-        if all(type(x) in _PLAIN_LEAVES for x in chosen):
-            # every differentiated argument is itself a leaf: no pytree to rebuild (the usual
-            # case); the structure is built only if asked for
-            leaves, self._treedef, self.flat = chosen, None, True
-        else:
-            leaves, self._treedef = tree_flatten(chosen)
-            self.flat = all(c.kind == "leaf" for c in self._treedef.children)
-        self.leaves = [as_leaf(x, lambda k=k: f"{fname}: argument {self._where(k)}")
-                       for k, x in enumerate(leaves)]
-
-    @property
-    def treedef(self):
-        """The pytree structure of the tuple of differentiated arguments."""
-        if self._treedef is None:
-            self._treedef = tree_flatten(tuple(self.args[i] for i in self.nums))[1]
-        return self._treedef
-
-    # sizes and offsets are for the Jacobian transforms; grad never asks for them
-    @property
-    def sizes(self):
-        return [math.prod(x.shape) for x in self.leaves]
-
-    @property
-    def offsets(self):
-        out, total = [], 0
-        for size in self.sizes:
-            out.append(total)
-            total += size
-        return out
-
-    @property
-    def n(self):
-        return sum(self.sizes)
-
-    def _where(self, k):
-        if len(self.nums) == 1 and self.treedef.children[0].kind == "leaf":
-            return f"{self.nums[0]}"
-        return f"{self.nums} (leaf {k})"
-
-    def call(self, f, new_leaves):
-        """Call ``f`` with the differentiated leaves replaced by ``new_leaves``."""
-        args = list(self.args)
-        rebuilt = new_leaves if self.flat else tree_unflatten(self.treedef, new_leaves)
-        for j, i in enumerate(self.nums):
-            args[i] = rebuilt[j]
-        kwargs = self.kwargs
-        return f(*args, **kwargs) if kwargs else f(*args)
-
-    def structure(self, leaves):
-        """Leaves arranged like the differentiated arguments (one argnum: that argument)."""
-        if self.flat:
-            tree = tuple(leaves)
-        else:
-            tree = tree_unflatten(self.treedef, leaves)
-        if self.single:
-            return tree[0]
-        if self._order is not None:  # a repeated argnum: its derivative again, as a copy
-            firsts = set()
-            out = []
-            for j in self._order:
-                out.append(tree[j] if j not in firsts else tree_map(_copy_leaf, tree[j]))
-                firsts.add(j)
-            tree = tuple(out)
-        return tree
-
-    def dtype(self):
-        return np.result_type(*[x.dtype for x in self.leaves]) if self.leaves else np.float64
-
-
-def _copy_leaf(x):
-    return x.copy() if type(x) is _ndarray else x
-
-
-def _split_aux(fname, out, has_aux):
-    if not has_aux:
-        return out, None
-    if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        raise TypeError(f"{fname}: with has_aux=True, f must return a pair (output, aux); "
-                        f"got {type(out).__name__}")
-    return out[0], out[1]
-
-
-def _plain_tree(tree, level):
-    """Strip the perturbation of ``level`` from every leaf (auxiliary outputs come back plain)."""
-    leaves, td = tree_flatten(tree)
-    return tree_unflatten(td, [_primal_at(x, level) for x in leaves])
-
-
-def _as_arrays(tree):
-    """Leaves as NumPy arrays (0-d for scalars); tracers of enclosing transforms stay as they are."""
-    return tree_map(lambda x: x if isinstance(x, Tracer) else np.asarray(x), tree)
 
 
 def _primal_at(x, level):
@@ -361,14 +188,14 @@ def _forward_block(f, spec, a, b, has_aux, fname, first):
         seeds = _identity_lanes(a, b, spec.sizes, spec.offsets,
                                 [tuple(x.shape) for x in spec.leaves], dtype)
         res = spec.call(f, _seed(spec.leaves, seeds, level, True))
-        res, aux_c = _split_aux(fname, res, has_aux)
+        res, aux_c = split_aux(fname, res, has_aux)
         o_leaves, o_def = tree_flatten(res)
         pairs = [_out_tangent(x, level, b - a, dtype) for x in o_leaves]
         tangents = [t for _, t in pairs]
         head = None
         if first:
             out = [p if isinstance(p, Tracer) else np.asarray(p) for p, _ in pairs]
-            head = (o_def, out, _plain_tree(aux_c, level) if has_aux else None)
+            head = (o_def, out, strip_tree(aux_c, _primal_at, level) if has_aux else None)
     finally:
         close_level(level)
     return head, tangents
@@ -376,7 +203,7 @@ def _forward_block(f, spec, a, b, has_aux, fname, first):
 
 def _jacfwd_task(f, args, argnums, has_aux, kwargs, a, b):
     """A worker's block of :func:`jacfwd` (module level, so that it pickles by name)."""
-    return _forward_block(f, _Args("jacfwd", args, argnums, kwargs), a, b, has_aux, "jacfwd",
+    return _forward_block(f, Args("jacfwd", args, argnums, kwargs), a, b, has_aux, "jacfwd",
                           a == 0)
 
 
@@ -441,43 +268,33 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
 
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
-        spec = _Args("jacfwd", args, argnums, kwargs)
+        spec = Args("jacfwd", args, argnums, kwargs)
         out, jac, aux = _forward_jacobian(f, spec, chunk, has_aux, "jacfwd", executor, progress)
         return (jac, aux) if has_aux else jac
     return jac_fn
 
 
-def _check_scalar(fname, out, complex_ok=False):
-    check_scalar_output(fname, out, complex_ok)
+# ---------------------------------------------------------------------------------------------
+# gradients: forward mode here, the reverse one is the tape's (reverse.grad)
+# ---------------------------------------------------------------------------------------------
 
+def grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=False):
+    """Gradient of the scalar function ``f`` with respect to the arguments ``argnums``.
 
-def _check_grad_out(out):
-    _check_scalar("grad", out)
-    if type(out) is not _float64 and getattr(out, "dtype", _float64_dtype).kind == "c":
-        raise TypeError(f"grad requires a real-valued output; got dtype {out.dtype}. For the "
-                        f"complex derivative of a holomorphic f pass holomorphic=True; for a "
-                        f"non-holomorphic f take ad.vjp or the gradient of np.real(f) or "
-                        f"np.abs(f)")
+    Returns a function with ``f``'s signature returning the gradient, shaped like the argument
+    (a tuple for a tuple ``argnums``); with ``has_aux=True`` it returns ``(grad, aux)``.
+    ``mode`` is ``"reverse"`` (default, the tape: what :func:`reverse.grad` returns, the same
+    function) or ``"forward"`` (DualArray lanes).
 
-
-def _check_holomorphic_out(out):
-    _check_scalar("grad", out, complex_ok=True)
-    if getattr(out, "dtype", _float64_dtype).kind != "c":
-        raise TypeError(f"grad(holomorphic=True) requires a complex output; got dtype "
-                        f"{out.dtype}")
-
-
-def _check_holomorphic_in(spec):
-    for k, x in enumerate(spec.leaves):
-        if x.dtype.kind != "c":
-            raise TypeError(f"grad(holomorphic=True) requires complex inputs; argument "
-                            f"{spec._where(k)} has dtype {x.dtype}")
-
-
-def _check_mode(fname, mode, allowed=_MODES):
-    if mode not in allowed:
-        raise ValueError(f"{fname}: mode must be one of {', '.join(map(repr, allowed))}; "
-                         f"got {mode!r}")
+    Complex arguments follow JAX: for a real-valued ``f`` of complex ``z`` the gradient is
+    ``∂f/∂x - i ∂f/∂y`` (``grad(lambda z: abs(z)**2)(z) == 2 * conj(z)``). A complex output
+    raises ``TypeError`` unless ``holomorphic=True``: then ``f`` must be holomorphic in complex
+    arguments and the result is its complex derivative ``f'(z)``.
+    """
+    check_mode("grad", mode)
+    if mode == "reverse":
+        return _reverse().grad(f, argnums, has_aux, holomorphic)
+    return grad_function(_forward_gradient, f, argnums, has_aux, holomorphic)
 
 
 def value_and_grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=False):
@@ -487,36 +304,28 @@ def value_and_grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=Fals
     ``mode="forward"`` pushes one lane per input entry through DualArrays. ``holomorphic`` as
     for :func:`grad`.
     """
-    _check_mode("value_and_grad", mode)
-
-    @functools.wraps(f)
-    def vg_fn(*args, **kwargs):
-        out, jac, aux = _gradient(f, args, argnums, has_aux, mode, holomorphic, kwargs)
-        return ((out, aux), jac) if has_aux else (out, jac)
-    return vg_fn
+    check_mode("value_and_grad", mode)
+    gradient = _reverse().functional.gradient if mode == "reverse" else _forward_gradient
+    return value_and_grad_function(gradient, f, argnums, has_aux, holomorphic)
 
 
-def _gradient(f, args, argnums, has_aux, mode, holomorphic=False, kwargs=None):
-    """``(value, gradient, aux)`` of the scalar ``f`` at ``args`` (``kwargs`` passed through)."""
-    spec = _Args("grad", args, argnums, kwargs)
-    check = _check_grad_out
-    if holomorphic:
-        _check_holomorphic_in(spec)
-        check = _check_holomorphic_out
-    if mode == "forward":
-        if not holomorphic and any(x.dtype.kind == "c" for x in spec.leaves):
-            return _forward_complex_gradient(f, spec, has_aux)
-        out, jac, aux = _forward_jacobian(f, spec, None, has_aux, "grad")
-        check(out)
-        return out, jac, aux
-    return _reverse_gradient(f, spec, has_aux, check)
+def _forward_gradient(f, args, argnums, has_aux, holomorphic=False, kwargs=None):
+    """``(value, gradient, aux)`` of the scalar ``f`` at ``args`` by forward mode: one lane per
+    input entry (``kwargs`` passed through)."""
+    spec = Args("grad", args, argnums, kwargs)
+    check = output_check(spec, holomorphic)
+    if not holomorphic and any(x.dtype.kind == "c" for x in spec.leaves):
+        return _forward_complex_gradient(f, spec, has_aux, check)
+    out, jac, aux = _forward_jacobian(f, spec, None, has_aux, "grad")
+    check(out)
+    return out, jac, aux
 
 
-def _forward_complex_gradient(f, spec, has_aux):
+def _forward_complex_gradient(f, spec, has_aux, check):
     """JAX's gradient ∂f/∂x - i ∂f/∂y of a real ``f`` of complex leaves, by forward mode: the
     lanes along the real axes, then along the imaginary ones (``f`` at ``z0 + i (w - z0)``)."""
     base = list(spec.leaves)
-    flat = _Args("grad", tuple(base), tuple(range(len(base))))
+    flat = Args("grad", tuple(base), tuple(range(len(base))))
 
     def along_real(*leaves):
         return spec.call(f, list(leaves))
@@ -525,31 +334,10 @@ def _forward_complex_gradient(f, spec, has_aux):
         return spec.call(f, [z0 + 1j * (w - z0) if z0.dtype.kind == "c" else w
                              for w, z0 in zip(leaves, base)])
     out, jx, aux = _forward_jacobian(along_real, flat, None, has_aux, "grad")
-    _check_grad_out(out)
+    check(out)
     _, jy, _ = _forward_jacobian(along_imag, flat, None, has_aux, "grad")
     grads = [gx - 1j * gy if z0.dtype.kind == "c" else gx for gx, gy, z0 in zip(jx, jy, base)]
     return out, spec.structure(grads), aux
-
-
-def grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=False):
-    """Gradient of the scalar function ``f`` with respect to the arguments ``argnums``.
-
-    Returns a function with ``f``'s signature returning the gradient, shaped like the argument
-    (a tuple for a tuple ``argnums``); with ``has_aux=True`` it returns ``(grad, aux)``.
-    ``mode`` is ``"reverse"`` (default, the tape) or ``"forward"`` (DualArray lanes).
-
-    Complex arguments follow JAX: for a real-valued ``f`` of complex ``z`` the gradient is
-    ``∂f/∂x - i ∂f/∂y`` (``grad(lambda z: abs(z)**2)(z) == 2 * conj(z)``). A complex output
-    raises ``TypeError`` unless ``holomorphic=True``: then ``f`` must be holomorphic in complex
-    arguments and the result is its complex derivative ``f'(z)``.
-    """
-    _check_mode("grad", mode)
-
-    @functools.wraps(f)
-    def grad_fn(*args, **kwargs):
-        out, g, aux = _gradient(f, args, argnums, has_aux, mode, holomorphic, kwargs)
-        return (g, aux) if has_aux else g
-    return grad_fn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -559,21 +347,6 @@ def grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=False):
 def _reverse():
     import reverse
     return reverse
-
-
-_value_and_grad_leaves = None  # reverse.functional's, once imported (an import per call costs)
-
-
-def _reverse_gradient(f, spec, has_aux, check=_check_grad_out):
-    global _value_and_grad_leaves
-    if _value_and_grad_leaves is None:
-        from reverse.functional import value_and_grad_leaves
-        _value_and_grad_leaves = value_and_grad_leaves
-    # f itself when its arguments are exactly the leaves (one array argument): a frame less
-    fun = f if spec.flat and not spec.kwargs and spec.nums == tuple(range(len(spec.args))) else \
-        (lambda *leaves: spec.call(f, list(leaves)))
-    out, grads, aux = _value_and_grad_leaves(fun, spec.leaves, has_aux, check)
-    return out, spec.structure(grads), (_as_arrays(aux) if has_aux else None)
 
 
 def _rev_blocks(rows, spec, out_shape):
@@ -605,7 +378,7 @@ def _reverse_block(vjp_fn, outs, dtype, a, b):
 
 def _jacrev_task(f, args, argnums, has_aux, kwargs, outs, a, b):
     """A worker's block of :func:`jacrev`: its own tape of ``f``, swept for lanes ``a:b``."""
-    spec = _Args("jacrev", args, argnums, kwargs)
+    spec = Args("jacrev", args, argnums, kwargs)
     res = _reverse().functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),
                                         *spec.leaves, has_aux=has_aux, name="jacrev")
     return _reverse_block(res[1], outs, spec.dtype(), a, b)
@@ -635,7 +408,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
 
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
-        spec = _Args("jacrev", args, argnums, kwargs)
+        spec = Args("jacrev", args, argnums, kwargs)
         dtype = spec.dtype()
         if executor is None:
             res = _reverse().functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),
@@ -643,7 +416,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
             out, vjp_fn, aux = res[0], res[1], (res[2] if has_aux else None)
         else:
             _plain_args("jacrev", args)
-            out, aux = _split_aux("jacrev", spec.call(f, spec.leaves), has_aux)
+            out, aux = split_aux("jacrev", spec.call(f, spec.leaves), has_aux)
         o_leaves, o_def = tree_flatten(out)
         o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]
         outs = _Outputs(o_leaves, o_def)
@@ -675,7 +448,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
                 per_leaf.append(full[off:off + size])
             jacs.append(spec.structure(_rev_blocks(per_leaf, spec, o.shape)))
         jac = tree_unflatten(o_def, jacs)
-        return (jac, _as_arrays(aux)) if has_aux else jac
+        return (jac, as_arrays(aux)) if has_aux else jac
     return jac_fn
 
 
@@ -690,7 +463,7 @@ def jacobian(f, argnums=0, mode="auto"):
     (central differences, :mod:`dualad.numeric`), or ``"auto"``: forward when the
     differentiated inputs have at most as many entries as the output, reverse otherwise.
     """
-    _check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
+    check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
     # built once, not per call: the transform is what a user keeps and calls in a loop
     by_mode = {"forward": jacfwd(f, argnums), "reverse": jacrev(f, argnums),
                "numeric": lambda *args, **kw: _numeric_jacobian(f, args, argnums, kw)}
@@ -706,7 +479,7 @@ def choose_mode(f, args, argnums=0, **kwargs):
     """The mode ``jacobian(mode="auto")`` takes for ``f`` at ``args``: ``"forward"`` when the
     inputs are no more than the outputs (forward needs one lane per input, reverse one per
     output), else ``"reverse"``. Evaluates ``f`` once to learn the output size."""
-    spec = _Args("jacobian", args, argnums)
+    spec = Args("jacobian", args, argnums)
     out_leaves, _ = tree_flatten(f(*args, **kwargs))
     m = sum(int(np.prod(np.shape(x))) if not isinstance(x, Tracer) else x.size
             for x in out_leaves)
@@ -715,7 +488,7 @@ def choose_mode(f, args, argnums=0, **kwargs):
 
 def _numeric_jacobian(f, args, argnums, kwargs=None):
     from . import numeric
-    spec = _Args("jacobian", args, argnums, kwargs)
+    spec = Args("jacobian", args, argnums, kwargs)
     out = spec.call(f, spec.leaves)
     o_leaves, o_def = tree_flatten(out)
     per_out = [[] for _ in o_leaves]
@@ -760,7 +533,7 @@ def elementwise_grad(f, argnums=0):
     """
     @functools.wraps(f)
     def eg_fn(*args):
-        spec = _Args("elementwise_grad", args, argnums)
+        spec = Args("elementwise_grad", args, argnums)
         out, vjp_fn = _reverse().vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves)
         o_leaves, o_def = tree_flatten(out)
         for o in o_leaves:

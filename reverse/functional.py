@@ -8,14 +8,12 @@ values the tape saved. Arguments and results are pytrees (:mod:`dualad.pytree`).
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
+from dualad.front import (Args, as_arrays, check_numeric_output, grad_function, output_check,
+                          split_aux, strip_tree)
 from dualad.ops import Tracer, check_live, close_level, open_level
-from dualad.ops.core import check_numeric_output
 from dualad.pytree import tree_flatten, tree_unflatten
-from dualad.transforms import grad as _dualad_grad
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
 from .tape import keep_own_copies, own, sweep
@@ -212,8 +210,7 @@ def _vjp(f, primals, has_aux, level, keep, kwargs):
         args.append(tree_unflatten(td, wrapped))
     with enable_grad():  # as in torch.func: an outer no_grad does not switch a transform off
         res = f(*args, **kwargs)
-    if has_aux:
-        res, aux = _aux_pair("vjp", res)
+    res, aux = split_aux("vjp", res, has_aux)
     o_leaves, out_def = tree_flatten(res)
     targets, avals, values = [], [], []
     for o in o_leaves:
@@ -232,21 +229,8 @@ def _vjp(f, primals, has_aux, level, keep, kwargs):
         keep_own_copies(targets)
     fn = VJPFunction(level, inputs, in_defs, targets, out_def, avals)
     if has_aux:
-        return out, fn, _strip_tree(aux, level)
+        return out, fn, strip_tree(aux, _strip, level)
     return out, fn
-
-
-def _aux_pair(fname, res):
-    if not (isinstance(res, (tuple, list)) and len(res) == 2):
-        raise TypeError(f"{fname}: with has_aux=True, f must return a pair (output, aux); got "
-                        f"{type(res).__name__}")
-    return res
-
-
-def _strip_tree(tree, level):
-    """A pytree of results with the perturbation of ``level`` taken off every leaf."""
-    leaves, td = tree_flatten(tree)
-    return tree_unflatten(td, [_strip(x, level) for x in leaves])
 
 
 _ONES: dict = {}  # dtype -> the seed 1 of that dtype (np.dtype(...).type(1) costs microseconds)
@@ -282,8 +266,8 @@ def _value_and_grad_leaves(fun, leaves, has_aux, check_out, level):
         MODE.reset(token)
     aux = None
     if has_aux:
-        res, aux = _aux_pair("grad", res)
-        aux = _strip_tree(aux, level)
+        res, aux = split_aux("grad", res, True)
+        aux = strip_tree(aux, _strip, level)
     target = None
     if isinstance(res, Tensor) and res._level == level:
         if res._requires_grad:
@@ -327,14 +311,27 @@ def _value_and_grad_leaves(fun, leaves, has_aux, check_out, level):
     return out, grads, aux
 
 
-def grad(f, argnums=0, has_aux=False):
-    """The gradient of the scalar function ``f``, by one reverse sweep: the same function as
-    ``dualad.grad(f, argnums, has_aux, mode="reverse")`` (one argument front, one set of checks
-    and messages, keyword arguments and complex inputs handled alike).
+def gradient(f, args, argnums, has_aux, holomorphic=False, kwargs=None):
+    """``(value, gradient, aux)`` of the scalar ``f`` at ``args`` by one sweep (``kwargs``
+    passed through): what :func:`grad` and ``dualad.value_and_grad(mode="reverse")`` run."""
+    spec = Args("grad", args, argnums, kwargs)
+    out, grads, aux = value_and_grad_leaves(spec.leaf_function(f), spec.leaves, has_aux,
+                                            output_check(spec, holomorphic))
+    return out, spec.structure(grads), (as_arrays(aux) if has_aux else None)
+
+
+def grad(f, argnums=0, has_aux=False, holomorphic=False):
+    """The gradient of the scalar function ``f``, by one reverse sweep: what
+    ``dualad.grad(f, argnums, has_aux, mode="reverse", holomorphic)`` returns (one argument
+    front, :mod:`dualad.front`: the same checks and messages, keyword arguments, pytrees and
+    complex inputs handled alike).
 
     Returns a function with ``f``'s signature that returns ``∂f/∂args[argnums]`` shaped like
     that argument (a tuple of them for a tuple ``argnums``); with ``has_aux=True`` (``f`` returns
-    ``(value, aux)``) it returns ``(gradient, aux)``. Differentiated arguments must be floating
-    (Python floats are 0-d float64); float32 gives float32 gradients.
+    ``(value, aux)``) it returns ``(gradient, aux)``. Keyword arguments are passed to ``f`` (not
+    differentiated). Differentiated arguments must be floating or complex (Python floats are
+    0-d float64); float32 gives float32 gradients. For complex arguments of a real ``f`` the
+    gradient is JAX's ``∂f/∂x - i ∂f/∂y``; ``holomorphic=True`` asks for the complex derivative
+    ``f'(z)`` of a holomorphic ``f`` of complex arguments.
     """
-    return _dualad_grad(f, argnums, has_aux, mode="reverse")
+    return grad_function(gradient, f, argnums, has_aux, holomorphic)

@@ -37,9 +37,10 @@ from numpy.lib.array_utils import normalize_axis_index
 
 __all__ = [
     "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
-    "UnexpectedTracerError", "check_scalar_output", "check_numeric_output", "rule_zero_division",
+    "UnexpectedTracerError", "rule_zero_division",
     "LEVEL_INPUTS", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
-    "elementwise", "linear", "bilinear", "nondiff", "KINDS", "align", "sum_to", "shift_axis", "shape_of", "ndim_of",
+    "elementwise", "linear", "bilinear", "nondiff", "KINDS", "align", "sum_to", "shift_axis",
+    "shape_of", "ndim_of",
     "qualname", "mark_identity", "is_identity",
 ]
 
@@ -591,46 +592,8 @@ def nondiff(name, impl):
 
 
 # ---------------------------------------------------------------------------------------------
-# the output check of grad, shared by both modes (and reverse.grad)
+# the message of a rule that divided by zero, shared by both modes
 # ---------------------------------------------------------------------------------------------
-
-_float64 = np.float64
-
-
-def check_scalar_output(fname, out, complex_ok=False):
-    """Raise ``TypeError`` unless ``out`` is a real scalar (shape ``()``), the only output whose
-    derivative is a gradient (``complex_ok``: a complex one too, for ``holomorphic=True``).
-    Integer and boolean scalars pass (constants: zero gradient)."""
-    if type(out) is _float64 or type(out) is _ndarray and not out.shape and \
-            out.dtype.kind == "f":  # (most calls)
-        return
-    if isinstance(out, (tuple, list)):
-        raise TypeError(f"{fname} needs a scalar output, got a {type(out).__name__} of "
-                        f"{len(out)}. Return one scalar (with has_aux=True, f returns "
-                        f"(value, aux)); jacfwd, jacrev and vjp take outputs of any structure")
-    if not isinstance(out, (np.ndarray, np.generic, float, int, Tracer)):
-        raise TypeError(f"{fname} needs a scalar output, got a {type(out).__name__}: f must "
-                        f"return a real number (a float, or a 0-d floating array)")
-    dtype = out.dtype if isinstance(out, (np.ndarray, np.generic, Tracer)) else \
-        np.result_type(out)
-    if dtype.kind == "c" and not complex_ok:
-        raise TypeError(f"{fname} needs a real scalar output, got complex dtype {dtype}: a "
-                        f"complex output has no gradient (its real and imaginary parts have "
-                        f"one each). Differentiate np.real(f(x)) or np.abs(f(x)), take the "
-                        f"Jacobian with jacfwd, or pass holomorphic=True for the complex "
-                        f"derivative of a holomorphic f")
-    if dtype.kind not in ("fiubc" if complex_ok else "fiub"):
-        raise TypeError(f"{fname} needs a real scalar output, got dtype {dtype}: f must return "
-                        f"a real number")
-    shape = tuple(shape_of(out))
-    if shape != ():
-        hint = ""
-        if math_prod(shape) == 1:
-            hint = (" It has one element: index it (return f(x)[0]) or sum it "
-                    "(np.sum(f(x))) to make it a scalar, as JAX asks.")
-        raise TypeError(f"{fname} needs a scalar output (shape ()), got shape {shape}.{hint} "
-                        f"Use jacfwd/jacrev/jacobian or vjp for non-scalar outputs")
-
 
 def rule_zero_division(kind, name):
     """The message for Python's ZeroDivisionError raised inside the ``kind`` ("JVP"/"VJP") rule
@@ -638,19 +601,3 @@ def rule_zero_division(kind, name):
     return (f"the {kind} rule of {name} divided by zero (Python numbers divide with "
             f"ZeroDivisionError where NumPy gives inf or nan): pass the constant as a NumPy "
             f"value, e.g. np.float64(0.0), or avoid the singular point")
-
-
-def check_numeric_output(value, fname, leaf):
-    """Raise ``TypeError`` for an output ``leaf`` (``value`` is ``np.asarray(leaf)``) that holds
-    no numbers: a string or an object has no derivative, and a zero one would be made up."""
-    if value.dtype.kind not in "fciub":
-        raise TypeError(f"{fname}: f returned an output leaf of type {type(leaf).__name__} "
-                        f"(dtype {value.dtype}); outputs must be numbers or arrays of numbers "
-                        f"(pytrees of them), which have derivatives")
-
-
-def math_prod(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n

@@ -15,7 +15,8 @@ import scipy.sparse as sp
 
 from ..ops import ArrayProtocol, Tracer, new_level
 from ..pytree import tree_flatten
-from ..transforms import _Args, grad
+from ..front import Args as _Args
+from ..transforms import grad
 from . import patterns as pat
 from .rules import rule_for
 

@@ -16,7 +16,8 @@ import scipy.sparse as sp
 
 from .. import parallel
 from ..pytree import tree_flatten, tree_unflatten
-from ..transforms import _Args, _chunks, grad, jvp
+from ..front import Args as _Args, check_mode
+from ..transforms import _chunks, grad, jvp
 from . import coloring as col
 from .detect import _bind, hessian_sparsity, jacobian_sparsity
 
@@ -320,9 +321,7 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
         parallel.check_executor(executor, fname)
     if chunk is not None:
         _chunks(1, 0, chunk, fname)  # a bad chunk raises now, not at the first call
-    if mode not in _MODES:
-        raise ValueError(f"{fname}: mode must be one of {', '.join(map(repr, _MODES))}; "
-                         f"got {mode!r}")
+    check_mode(fname, mode, _MODES)
     if order not in col.ORDERS:
         raise ValueError(f"{fname}: order must be one of {', '.join(map(repr, col.ORDERS))}; "
                          f"got {order!r}")
