@@ -205,3 +205,25 @@ def test_simplify_turns_times_minus_one_into_negation():
     eqs, _ = simplify(prog.equations, prog.outputs)
     assert [e.name for e in eqs] == ["numpy.cos", "numpy.negative", "numpy.negative", "numpy.add"]
     assert prog.rewrite(simplify)(0.5) == -np.cos(0.5) - 0.5
+
+
+def test_reuse_buffers_never_writes_under_a_live_view():
+    from dualad.staging.passes import reuse_buffers
+
+    def f(x):
+        y = np.sin(x)
+        z = y.reshape(-1)      # a view of y, read after y's last use
+        t = y.T                # a view of y read by the same op as y's buffer
+        w = np.cos(y).reshape(-1)
+        return z + w, np.cos(y) * t
+
+    x = RNG_BIG.standard_normal((100, 100))
+    raw = ad.trace(f, x, optimize=False)
+    eqs, _ = reuse_buffers(raw.equations, raw.outputs)
+    sin_out = raw.equations[0].outs[0]
+    assert not any(eq.name.endswith("(in place)") and eq.args[0] is sin_out for eq in eqs)
+    ref = f(x)
+    for got, want in zip(ad.trace(f, x)(x), ref):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(ad.jit(f)(x), ref):
+        np.testing.assert_array_equal(got, want)

@@ -320,28 +320,86 @@ def _ufunc_of(prim):
     return u
 
 
+def _view_groups(equations, is_fresh):
+    """Variable -> the list of variables that may share its memory. An output of anything but
+    an elementwise ufunc (a reshape, a transpose, an index, a call returning its argument) may
+    be a view of any of its array inputs: they are put in one group."""
+    parent = {}
+
+    def root(v):
+        while True:
+            p = parent.get(v, v)
+            if p is v:
+                return v
+            parent[v] = parent.get(p, p)
+            v = p
+
+    for eq, fresh in zip(equations, is_fresh):
+        if fresh or eq.prim is GUARD:
+            continue
+        ins = eq.inputs
+        if not ins:
+            continue
+        r = root(ins[0])
+        for v in ins[1:]:
+            rv = root(v)
+            if rv is not r:
+                parent[rv] = r
+        for o in eq.outs:
+            parent[o] = r
+    groups = {}
+    for v in list(parent):
+        r = root(v)
+        members = groups.get(r)
+        if members is None:
+            members = groups[r] = [r]
+        if v is not r:
+            members.append(v)
+    return {v: groups[r] for r in groups for v in groups[r]}
+
+
 def reuse_buffers(equations, outputs):
     """An elementwise op whose argument is a large fresh array (a ufunc's result) read for the
     last time writes its result into that array (``out=``) instead of allocating another of
-    the same size: with many tangent lanes those are megabytes, each a page fault away."""
+    the same size: with many tangent lanes those are megabytes, each a page fault away.
+
+    Never into an array a live view still reads: a reshape, transpose or index of the buffer
+    read later (or in the same op) keeps it from being written."""
+    ufuncs = [None if eq.prim is GUARD or eq.multi or eq.kwargs else _ufunc_of(eq.prim)
+              for eq in equations]
+    big = [u is not None and bool(eq.outs[0].shape) and
+           math.prod(eq.outs[0].shape) >= REUSE_MIN_SIZE for eq, u in zip(equations, ufuncs)]
+    if not any(big):
+        return list(equations), list(outputs)
+    groups = _view_groups(equations, [u is not None for u in ufuncs])
     fresh = set()
     last = last_uses(equations, outputs)
     kept = []
     for k, eq in enumerate(equations):
-        u = None if eq.prim is GUARD or eq.multi or eq.kwargs else _ufunc_of(eq.prim)
-        if u is not None and eq.outs[0].shape:
+        u = ufuncs[k]
+        if u is not None:
             out = eq.outs[0]
-            if math.prod(out.shape) >= REUSE_MIN_SIZE:
+            if big[k]:
                 for a in eq.args:
                     if type(a) is Var and a in fresh and last.get(a) == k and \
-                            tuple(a.shape) == tuple(out.shape) and a.dtype == out.dtype:
+                            tuple(a.shape) == tuple(out.shape) and a.dtype == out.dtype and \
+                            _unaliased(a, k, groups, last, eq.inputs):
                         fresh.discard(a)
                         eq = Equation(Into(u), (a,) + tuple(eq.args), {}, eq.outs, eq._line,
                                       False)
                         break
-            fresh.add(out)
+            if out.shape:
+                fresh.add(out)
         kept.append(eq)
     return kept, list(outputs)
+
+
+def _unaliased(a, k, groups, last, ins):
+    """Whether no other view of ``a``'s memory is read at equation ``k`` or later."""
+    for m in groups.get(a, ()):
+        if m is not a and (last.get(m, -1) >= k or m in ins):
+            return False
+    return True
 
 
 PASSES = (simplify, fold_reshapes, cse, dce, reuse_buffers)
