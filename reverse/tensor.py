@@ -344,15 +344,10 @@ class Tensor(ArrayProtocol):
             mode = _mode()
             if mode & GRAD:
                 n = len(vals)
-                if n == 1:
-                    node = _record(prim, ans, kwargs, 1, vals[0], None, None, edges[0], None,
-                                   None, mode)
-                else:
-                    erest = edges[2:] if n > 2 and any(e is not None for e in edges[2:]) \
-                        else None
-                    node = _record(prim, ans, kwargs, n, vals[0] if n else None,
-                                   vals[1] if n > 1 else None, vals, edges[0] if n else None,
-                                   edges[1] if n > 1 else None, erest, mode)
+                erest = edges[2:] if n > 2 and any(e is not None for e in edges[2:]) else None
+                node = _record(prim, ans, kwargs, n, vals[0] if n else None,
+                               vals[1] if n > 1 else None, vals, edges[0] if n else None,
+                               edges[1] if n > 1 else None, erest, mode)
         if prim.multiple_results:
             return tuple(Tensor._wrap(x, level, None if node is None else Port(node, k))
                          for k, x in enumerate(ans))
