@@ -7,14 +7,13 @@ baseline in alternating rounds (:func:`timing.paired_times`), and the eager tran
 * ``grad`` of the Helmholtz free energy, n = 50 and 1000, against one evaluation of f;
 * ``jacfwd`` of ``tanh(W2 @ tanh(W1 @ x))``, n = m = 256, against the analytic Jacobian;
 * ``hessian`` of logsumexp(Ax) + ½‖x‖², n = 200, against the analytic Hessian;
-* ``value_and_grad`` of the MLP loss of issue 4 (64→128→10, batch 64) plus the SGD update,
-  against the hand-written step;
 
 and the cost of tracing (one ``ad.trace`` as a multiple of one eager call), the overhead of a
 cache hit (a jitted ``x + 1`` against calling its compiled program directly), and the peak
 memory of a replay against the eager transform (tracemalloc).
 
-Run: ``python -m dualad.benchmarks.staging``.
+Run: ``python -m dualad.benchmarks.staging``. The staged MLP training step (``nn``'s loss
+under ``ad.jit``) is ``python -m nn.benchmarks.step --jit``: ``dualad`` imports nothing of ``nn``.
 """
 from __future__ import annotations
 
@@ -85,34 +84,6 @@ def lse_hessian(n=200, m=300):
             "memory": _memory_ratio(jh, h, x)}
 
 
-def mlp_step():
-    import nn.functional as F
-
-    from .nn_step import LR, HandWritten, make_problem
-    x, y, model, _ = make_problem()
-    params = [np.array(p.data, copy=True) for p in model.parameters()]
-
-    def loss(w1, b1, w2, b2):
-        return F.cross_entropy(F.linear(F.relu(F.linear(x, w1, b1)), w2, b2), y)
-
-    vg = ad.value_and_grad(loss, argnums=(0, 1, 2, 3))
-    jvg = ad.jit(vg)
-    ref = HandWritten(params, x, y)
-    ours = [p.copy() for p in params]
-
-    def step(fn):
-        value, grads = fn(*ours)
-        for p, g in zip(ours, grads):
-            p -= LR * g
-        return value
-
-    for _ in range(3):  # the same losses as the hand-written step
-        assert abs(step(jvg) - ref.step()) <= 1e-12
-    t_jit, t_ref = paired_times(lambda: step(jvg), ref.step)
-    t_eager, t_ref2 = paired_times(lambda: step(vg), ref.step, rounds=5)
-    return {"jit": t_jit / t_ref, "eager": t_eager / t_ref2, "trace_x": trace_cost(vg, *ours)}
-
-
 def cache_hit_overhead():
     """µs a cache hit adds to running the compiled program itself."""
     jf = ad.jit(lambda x: x + 1.0)
@@ -144,9 +115,6 @@ def main():
     r = lse_hessian()
     print(f"hessian logsumexp n=200: jit {r['jit']:.2f}x analytic, eager {r['eager']:.2f}x "
           f"(target ≤ 1.5x); {_costs(r)}; memory {r['memory']:.2f}x eager")
-    r = mlp_step()
-    print(f"value_and_grad MLP loss + SGD: jit {r['jit']:.2f}x hand-written, eager "
-          f"{r['eager']:.2f}x (target ≤ 1.2x); {_costs(r)}")
     r = cache_hit_overhead()
     print(f"cache hit: {r['overhead_us']:.2f} µs over the compiled program (target ≤ 3); "
           f"a jitted x + 1.0 takes {r['hit_us']:.2f} µs")

@@ -1,17 +1,21 @@
-"""The MLP training step (issue 4): ``nn`` through the tape against hand-written NumPy.
+"""The MLP training step (issues 4 and 14): ``nn`` through the tape, and the same loss staged
+by ``ad.jit``, against hand-written NumPy.
 
 One SGD step of a 64→128→10 ReLU MLP with softmax cross-entropy on a batch of 64, float64:
 
 * **dualad**: ``nn.Sequential`` + ``nn.functional.cross_entropy`` + ``Tensor.backward`` +
   ``nn.optim.SGD`` — ``zero_grad(); loss = F.cross_entropy(model(x), y); loss.backward();
   opt.step()``;
-* **hand-written**: the same forward pass, backward pass and update written out in NumPy.
+* **hand-written**: the same forward pass, backward pass and update written out in NumPy;
+* **jit** (``--jit``): ``ad.jit(ad.value_and_grad(loss))`` of the functional loss plus the SGD
+  update, its cache hit timed against the hand-written step (target: at most 1.2×), with the
+  cost of tracing it as a multiple of one eager call.
 
 Both start from the same weights; the script first checks that a few steps give the same
 losses and parameters, then times both in alternating rounds of the same run (the fastest round
 of each) and prints the ratio. Target: at most 2× the hand-written step.
 
-Run: ``python -m dualad.benchmarks.nn_step`` (``--json`` for machine-readable output,
+Run: ``python -m nn.benchmarks.step`` (``--json`` for machine-readable output,
 ``--blas-threads 0`` to time with the BLAS library's own thread count).
 """
 from __future__ import annotations
@@ -22,15 +26,19 @@ import time
 
 import numpy as np
 
+import dualad as ad
+import nn
+import nn.functional as F
+from dualad.benchmarks.staging import trace_cost
+from dualad.benchmarks.timing import paired_times
+from nn import init
+
 N_IN, N_HIDDEN, N_OUT, BATCH, LR = 64, 128, 10, 64, 0.1
-TARGET = 2.0
+TARGET, JIT_TARGET = 2.0, 1.2
 
 
 def make_problem(seed=0):
     """Inputs, labels and a seeded model with its optimizer."""
-    import nn
-    from nn import init
-
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(BATCH, N_IN))
     y = rng.integers(0, N_OUT, size=BATCH)
@@ -42,8 +50,6 @@ def make_problem(seed=0):
 
 def dualad_step_fn(x, y, model, opt):
     """One training step through ``nn``, the tape and ``nn.optim``."""
-    import nn.functional as F
-
     def step():
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
@@ -130,6 +136,34 @@ def measure(rounds=15, number=100):
             "target_ratio": TARGET}
 
 
+def measure_jit():
+    """The staged step: ``ad.jit`` of ``value_and_grad`` of the functional loss, plus the SGD
+    update, against the hand-written step (and the eager transform against it too)."""
+    x, y, model, _ = make_problem()
+    params = [np.array(p.data, copy=True) for p in model.parameters()]
+
+    def loss(w1, b1, w2, b2):
+        return F.cross_entropy(F.linear(F.relu(F.linear(x, w1, b1)), w2, b2), y)
+
+    vg = ad.value_and_grad(loss, argnums=(0, 1, 2, 3))
+    jvg = ad.jit(vg)
+    ref = HandWritten(params, x, y)
+    ours = [p.copy() for p in params]
+
+    def step(fn):
+        value, grads = fn(*ours)
+        for p, g in zip(ours, grads):
+            p -= LR * g
+        return value
+
+    for _ in range(3):  # the same losses as the hand-written step
+        assert abs(step(jvg) - ref.step()) <= 1e-12
+    t_jit, t_ref = paired_times(lambda: step(jvg), ref.step)
+    t_eager, t_ref2 = paired_times(lambda: step(vg), ref.step, rounds=5)
+    return {"jit": t_jit / t_ref, "eager": t_eager / t_ref2, "trace_x": trace_cost(vg, *ours),
+            "target_ratio": JIT_TARGET}
+
+
 def _blas_threads(n):
     """A context limiting BLAS to ``n`` threads (threadpoolctl, if installed), else a no-op.
 
@@ -151,13 +185,21 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--blas-threads", type=int, default=1, metavar="N",
                         help="BLAS threads while timing (0: the library's default; default 1)")
+    parser.add_argument("--jit", action="store_true",
+                        help="time the step staged by ad.jit instead of nn + the tape")
     args = parser.parse_args(argv)
     limit, threads = _blas_threads(args.blas_threads)
     with limit:
-        r = measure()
+        r = measure_jit() if args.jit else measure()
     r["blas_threads"] = threads
     if args.json:
         print(json.dumps(r))
+        return
+    if args.jit:
+        trace, compile_ = r["trace_x"]
+        print(f"value_and_grad MLP loss + SGD (BLAS threads: {threads}): jit {r['jit']:.2f}x "
+              f"hand-written, eager {r['eager']:.2f}x (target ≤ {JIT_TARGET:g}x); trace "
+              f"{trace:.1f}x eager (+{compile_:.1f}x to compile and replay once)")
         return
     print(f"MLP step {N_IN}->{N_HIDDEN}->{N_OUT}, batch {BATCH}, float64, SGD "
           f"(BLAS threads: {threads}): nn + tape {r['dualad_us']:.0f} µs, hand-written NumPy "
