@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# imported by name, not ``from . import numeric``: the package resolves that attribute lazily
+from . import transforms
 from .numeric import default_step, jacobian as numeric_jacobian
 from .pytree import tree_flatten
 
@@ -106,8 +106,7 @@ def _tolerances(args, checked, rtol, atol):
 
 
 def _jacobian_function(mode):
-    """``jacfwd`` or ``jacrev``, imported when first needed (so import order never matters)."""
-    from . import transforms
+    """``jacfwd`` or ``jacrev``."""
     return getattr(transforms, MODES[mode])
 
 

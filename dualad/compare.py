@@ -78,9 +78,13 @@ from typing import Callable
 
 import numpy as np
 
-from . import numeric
+from . import __version__, numeric
 from .transforms import choose_mode, jacfwd, jacobian, jacrev
 from .benchmarks import problems as bp
+from .benchmarks.sparse import bratu_residual
+from .sparsity import jacobian_sparsity, sparse_jacobian
+from .sparsity.coloring import column_coloring
+from .staging import jit
 from .examples import f as seed_function
 
 __all__ = ["MODES", "AD_MODES", "Case", "Problem", "PROBLEMS", "Settings", "CompareError",
@@ -176,7 +180,6 @@ PROBLEMS = {p.name: p for p in (
 
 
 def _bratu_case(n, seed):
-    from .benchmarks.sparse import bratu_residual
     k = math.isqrt(n)
     u = np.random.default_rng(seed).uniform(0.0, 0.1, k * k)
     return Case(f"bratu n={k * k}", "bratu", lambda v: bratu_residual(v, k), (u,),
@@ -414,7 +417,6 @@ def _measure(case, settings):
 def _measure_jit(case, mode, reference, accuracy, f_time, settings, notes):
     """``ad.jit`` of the Jacobian in ``mode``: the first call (trace and compile) timed on its
     own, then replays timed like the modes, and judged against the reference like them."""
-    from .staging import jit
     m = reference.shape[0]  # (the reference Jacobian is m x n: f need not run again)
     staged = jit(jacfwd(case.f, tuple(range(len(case.args)))) if mode == "forward" else
                  jacrev(case.f, tuple(range(len(case.args)))))
@@ -446,8 +448,6 @@ SPARSE_DENSITY = 0.25
 def _measure_sparse(case, dense, reference, accuracy, f_time, settings, notes):
     """Where the Jacobian is sparse: the pattern and coloring found once (timed on their own),
     then ``sparse_jacobian`` with it, timed like the modes and judged like them."""
-    from .sparsity import jacobian_sparsity, sparse_jacobian
-    from .sparsity.coloring import column_coloring
     m, n = dense.shape
     density = float(np.count_nonzero(dense)) / (m * n) if m * n else 1.0
     result = {"density": density, "colors": None, "pattern_seconds": None, "seconds": None,
@@ -510,9 +510,8 @@ def _pick_reference(jacs, notes):
 
 def document(results, settings):
     """The JSON document (a dict) for the measured ``results``: see the module docstring."""
-    import dualad
     return {
-        "dualad_version": dualad.__version__, "numpy_version": np.__version__,
+        "dualad_version": __version__, "numpy_version": np.__version__,
         "settings": {"repeats": settings.repeats, "quick": settings.quick,
                      "seed": settings.seed},
         "modes": list(MODES),

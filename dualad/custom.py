@@ -23,8 +23,11 @@ import functools
 
 import numpy as np
 
+import reverse
+
 from .ops import Primitive, Tracer
 from .pytree import tree_flatten, tree_unflatten
+from .transforms import jvp
 
 __all__ = ["custom_jvp", "custom_vjp"]
 
@@ -189,7 +192,6 @@ class custom_jvp(_Custom):
         # arguments at the first one's call and kept for the others (same cotangent object)
         cache = cell["swept"]
         if cache is None or cache[0] is not g:
-            import reverse  # (dualad imports reverse only when reverse mode runs)
             zeros = [_zeros(x) for x in leaves]
             _, vjp_fn = reverse.vjp(
                 lambda *ts: tuple(self._rule_lane(tree, static, leaves, ts)), *zeros)
@@ -261,7 +263,6 @@ class custom_vjp(_Custom):
         return res
 
     def _jvp(self, tangents, ans, *leaves, tree, static, cell):
-        from .transforms import jvp
         k = _lanes_of(tangents)
         ts = [_zeros(x, k) if t is None else t for x, t in zip(leaves, tangents)]
         _, out_t = jvp(lambda *xs: tuple(self._run(self.fun, tree, static, xs)[0]),

@@ -16,7 +16,10 @@ import math
 
 import numpy as np
 
-from . import parallel
+import reverse
+import reverse.functional as rv_functional
+
+from . import numeric, parallel
 from .dual import DualArray
 from .front import (Args, as_arrays, as_leaf, check_mode, check_numeric_output, grad_function,
                     output_check, split_aux, strip_tree, value_and_grad_function)
@@ -293,7 +296,7 @@ def grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=False):
     """
     check_mode("grad", mode)
     if mode == "reverse":
-        return _reverse().grad(f, argnums, has_aux, holomorphic)
+        return reverse.grad(f, argnums, has_aux, holomorphic)
     return grad_function(_forward_gradient, f, argnums, has_aux, holomorphic)
 
 
@@ -305,7 +308,7 @@ def value_and_grad(f, argnums=0, has_aux=False, mode="reverse", holomorphic=Fals
     for :func:`grad`.
     """
     check_mode("value_and_grad", mode)
-    gradient = _reverse().functional.gradient if mode == "reverse" else _forward_gradient
+    gradient = rv_functional.gradient if mode == "reverse" else _forward_gradient
     return value_and_grad_function(gradient, f, argnums, has_aux, holomorphic)
 
 
@@ -341,13 +344,8 @@ def _forward_complex_gradient(f, spec, has_aux, check):
 
 
 # ---------------------------------------------------------------------------------------------
-# reverse mode (the tape lives in the `reverse` package, imported when first needed)
+# reverse mode (the tape lives in the `reverse` package, below the transforms)
 # ---------------------------------------------------------------------------------------------
-
-def _reverse():
-    import reverse
-    return reverse
-
 
 def _rev_blocks(rows, spec, out_shape):
     """One Jacobian per input leaf from per-leaf cotangent rows ``(m, *leaf.shape)``."""
@@ -379,7 +377,7 @@ def _reverse_block(vjp_fn, outs, dtype, a, b):
 def _jacrev_task(f, args, argnums, has_aux, kwargs, outs, a, b):
     """A worker's block of :func:`jacrev`: its own tape of ``f``, swept for lanes ``a:b``."""
     spec = Args("jacrev", args, argnums, kwargs)
-    res = _reverse().functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),
+    res = rv_functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),
                                         *spec.leaves, has_aux=has_aux, name="jacrev")
     return _reverse_block(res[1], outs, spec.dtype(), a, b)
 
@@ -411,7 +409,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
         spec = Args("jacrev", args, argnums, kwargs)
         dtype = spec.dtype()
         if executor is None:
-            res = _reverse().functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),
+            res = rv_functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),
                                                 *spec.leaves, has_aux=has_aux, name="jacrev")
             out, vjp_fn, aux = res[0], res[1], (res[2] if has_aux else None)
         else:
@@ -487,7 +485,6 @@ def choose_mode(f, args, argnums=0, **kwargs):
 
 
 def _numeric_jacobian(f, args, argnums, kwargs=None):
-    from . import numeric
     spec = Args("jacobian", args, argnums, kwargs)
     out = spec.call(f, spec.leaves)
     o_leaves, o_def = tree_flatten(out)
@@ -534,7 +531,7 @@ def elementwise_grad(f, argnums=0):
     @functools.wraps(f)
     def eg_fn(*args):
         spec = Args("elementwise_grad", args, argnums)
-        out, vjp_fn = _reverse().vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves)
+        out, vjp_fn = reverse.vjp(lambda *leaves: spec.call(f, list(leaves)), *spec.leaves)
         o_leaves, o_def = tree_flatten(out)
         for o in o_leaves:
             if not np.issubdtype(np.asarray(o).dtype, np.inexact):

@@ -25,6 +25,8 @@ import numpy as np
 
 import reverse as rv
 
+from ._hooks import BackwardHook
+
 __all__ = ["Module", "Parameter", "RemovableHandle"]
 
 Tensor = rv.Tensor
@@ -446,7 +448,6 @@ class Module:
                 args = res if isinstance(res, tuple) else (res,)
         bw = None
         if (d["_backward_hooks"] or d["_backward_pre_hooks"]) and rv.is_grad_enabled():
-            from ._hooks import BackwardHook
             bw = BackwardHook(self)
             args = bw.setup_inputs(args)
         out = self.forward(*args, **kwargs)

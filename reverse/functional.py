@@ -114,7 +114,7 @@ class VJPFunction:
             if target is not None:
                 seeds.append((target, g))
         k = 1 if k is None else k
-        reached = sweep(seeds, retain_graph, False, bool(MODE.get() & ANOMALY), self._level,
+        reached = sweep(seeds, retain_graph, None, bool(MODE.get() & ANOMALY), self._level,
                         lanes=lanes) if seeds else []
         mine = set()
         seen = set()
@@ -285,7 +285,7 @@ def _value_and_grad_leaves(fun, leaves, has_aux, check_out, level):
         one = _ONES.get(dtype)
         if one is None:
             one = _ONES[dtype] = (dtype if _is_float(dtype) else np.dtype(np.float64)).type(1)
-        reached = sweep([(target, one)], False, False, bool(MODE.get() & ANOMALY), level,
+        reached = sweep([(target, one)], False, None, bool(MODE.get() & ANOMALY), level,
                         lanes=False)
     grads = []
     seen = set()

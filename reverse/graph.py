@@ -7,6 +7,7 @@ iterative, so deep graphs are fine.
 from __future__ import annotations
 
 from .tape import Node
+from .tensor import Tensor
 
 __all__ = ["to_dot"]
 
@@ -40,7 +41,6 @@ def to_dot(y, names=None):
     str
         Render it with ``dot -Tsvg``, or paste it into any Graphviz viewer.
     """
-    from .tensor import Tensor
     if not isinstance(y, Tensor):
         raise TypeError(f"to_dot: expected a Tensor, got {type(y).__name__}")
     labels = {}

@@ -138,7 +138,7 @@ def where_recorded():
 # the sweep
 # ---------------------------------------------------------------------------------------------
 
-def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=None,
+def sweep(seeds, retain_graph=False, create_graph=None, anomaly=False, level=None,
           lanes=True):
     """Run the reverse sweep from ``seeds``, a list of ``(target, g)``.
 
@@ -146,7 +146,9 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
     has the leading lane axis if ``lanes`` (else it is one cotangent, shaped like the value).
     Returns the leaf Tensors reached, in first-reached order, each with its summed cotangent in
     ``leaf._gacc`` (the caller takes it from there and resets it). With ``create_graph`` the
-    rules run on Tensors of ``level`` (see :func:`lift`) so that the sweep itself is recorded.
+    rules run on Tensors of ``level`` (see :func:`lift`) so that the sweep itself is recorded:
+    ``create_graph`` is then the Tensor class itself (the tape sits below ``reverse.tensor``,
+    so the caller hands its class down rather than the tape importing it).
     """
     heap = []
     leaves = []
@@ -223,7 +225,7 @@ def _general(node, g, heap, leaves, create_graph, anomaly, level, lanes):
     if prim.multiple_results:
         g = _fill(g, ans, lanes)
     if create_graph:
-        g, ans, args = lift(node, g, level)
+        g, ans, args = lift(node, g, level, create_graph)
     if node.hooks is not None:
         g = _run_node_hooks(node, g, lanes)
     kwargs = node.kwargs
@@ -352,18 +354,18 @@ def _check_finite(ct, node, i):
             f"{bad} values.{where}")
 
 
-def lift(node, g, level):
+def lift(node, g, level, tensor):
     """The rule inputs of ``node`` as Tensors of ``level``, for a sweep that is itself recorded.
 
     The cotangent becomes a (constant) Tensor if it is not one; each argument that has an edge
     becomes a Tensor whose history is that edge (a leaf is itself); the answer becomes a Tensor
     produced by ``node``, so derivatives of the rule flow back through this very op.
+    ``tensor`` is the Tensor class.
     """
-    from .tensor import Tensor
-    wrap = Tensor._wrap
+    wrap = tensor._wrap
     if isinstance(g, tuple):
-        g = tuple(x if _is_tensor(x, level) else wrap(x, level, None) for x in g)
-    elif not _is_tensor(g, level):
+        g = tuple(x if _is_tensor(x, level, tensor) else wrap(x, level, None) for x in g)
+    elif not _is_tensor(g, level, tensor):
         g = wrap(g, level, None)
     args = list(node.args)
     for i, target in enumerate(node.targets()):
@@ -395,9 +397,8 @@ def _same_value(a, b):
     return np.array_equal(*plain)
 
 
-def _is_tensor(x, level):
-    from .tensor import Tensor
-    return isinstance(x, Tensor) and x._level == level
+def _is_tensor(x, level, tensor):
+    return isinstance(x, tensor) and x._level == level
 
 
 # ---------------------------------------------------------------------------------------------

@@ -410,8 +410,8 @@ class Tensor(ArrayProtocol):
         target = self if self._node is None else self._node
         anomaly = bool(MODE.get() & ANOMALY)
         # one cotangent: swept without the lane axis (see reverse.tape)
-        leaves = sweep([(target, g)], retain_graph, create_graph, anomaly, self._level,
-                       lanes=False)
+        leaves = sweep([(target, g)], retain_graph, Tensor if create_graph else None, anomaly,
+                       self._level, lanes=False)
         seen = set()
         for leaf in leaves:
             leaf._take_grad(seen)

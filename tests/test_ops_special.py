@@ -44,7 +44,7 @@ def test_logsumexp_weights_and_sign():
 
 
 def test_scipy_logsumexp_on_a_dualarray_is_the_entry():
-    # scipy.special.logsumexp, called as usual, reaches the table's entry (dualad.scipy_support)
+    # scipy.special.logsumexp, called as usual, reaches the table's entry (dualad.ops.scipy_support)
     x = np.array([1.0, 2.0])
     out = sp.logsumexp(ad.DualArray(x, np.array([1.0, 0.0])))
     assert out.primal == pytest.approx(sp.logsumexp(x), rel=1e-15)

@@ -13,7 +13,8 @@ import scipy.special as sp
 import scipy.stats as st
 
 import dualad as ad
-from dualad import DualArray, scipy_support
+from dualad import DualArray
+from dualad.ops import scipy_support
 
 ROOT = Path(__file__).resolve().parents[1]
 X = np.array([0.3, 0.8, 1.4])

@@ -2,10 +2,9 @@
 plain-NumPy im2col timed in the same run.
 
 Problem: x 16×32×32×32 (NCHW), 32 filters 3×3, padding 1; backward = dx and dw for a random
-output cotangent. Forward+backward goes through ``dualad.vjp`` (the reverse tape) when the
-``reverse`` package is importable, otherwise through the VJP rules called directly with K = 1
-lanes. Times are the best of several repeats, all functions' repeats interleaved (the machine
-may be shared: the minimum is the least disturbed estimate), in milliseconds.
+output cotangent. Forward+backward goes through ``dualad.vjp`` (the reverse tape). Times are
+the best of several repeats, all functions' repeats interleaved (the machine may be shared: the
+minimum is the least disturbed estimate), in milliseconds.
 
 Targets (issue 4, on a machine where the careless baseline takes ~80 ms in float64 and ~40 ms
 in float32): best method float64 ≲ 70 ms, float32 ≲ 20 ms; winograd's forward faster than
@@ -24,6 +23,7 @@ import time
 
 import numpy as np
 
+import dualad as ad
 from dualad.ops import conv as C
 
 SHAPE_X = (16, 32, 32, 32)
@@ -67,7 +67,6 @@ def setup(dtype, seed=0):
 
 def forward_backward(method):
     """A function ``(x, w, g) -> (y, dx, dw)`` for ``method``, backward by the reverse tape."""
-    import dualad as ad
     params = dict(zip(("stride", "padding", "dilation", "method"),
                       C.normalize_conv_args(SHAPE_X, SHAPE_W, 1, PADDING, 1, method)))
 

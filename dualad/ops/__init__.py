@@ -18,6 +18,9 @@ module                        what it holds
 :mod:`~.fft`                  ``np.fft`` and ``scipy.fft``: c2c, r2c, c2r, shifts
 :mod:`~.complex_rules`        ``conj real imag angle abs``; complex inputs refused where unchecked
 :mod:`~.protocol`             the NumPy protocols and operators every tracer shares
+:mod:`~.scipy_stats`,         rules for SciPy's Python-level functions (distributions,
+:mod:`~.scipy_linalg`         ``scipy.linalg``, ``scipy.signal``)
+:mod:`~.scipy_support`        routes those SciPy functions, called on traced values, to them
 ============================  =====================================================
 
 This package imports nothing else of the project.
@@ -53,3 +56,8 @@ def all_primitives():
 
 # entries not checked on complex inputs raise for them (after every registration above)
 complex_rules.guard(all_primitives())
+
+# SciPy's functions with rules, called on a tracer of any mode, reach them (after the
+# registrations: scipy.special's entries are looked up in FUNCTION_RULES)
+from . import scipy_support  # noqa: E402
+scipy_support.install()

@@ -158,7 +158,7 @@ class ArrayProtocol(Tracer):
                 f"{caller} has no dualad rule: it converts its arguments with np.asarray, which "
                 f"would drop the derivative of this {type(self).__name__}. Wrap the call in a "
                 f"function with its own rule (ad.custom_jvp / ad.custom_vjp); if dualad has a "
-                f"rule for it (dualad.scipy_support.WRAPPED), import dualad before taking the "
+                f"rule for it (dualad.ops.scipy_support.WRAPPED), import dualad before taking the "
                 f"name from SciPy")
         raise TypeError(
             f"cannot convert a {type(self).__name__} to a plain ndarray (np.asarray, np.array, "

@@ -11,7 +11,7 @@ derivative). ``expm``, ``sqrtm`` and ``lu_solve`` are primitives of their own:
 - ``lu_solve`` with a constant factorization: linear in ``b``, transposed by ``trans``.
 
 SciPy is imported when a rule runs, never when dualad loads (``scipy.linalg`` takes a third
-of a second); :mod:`dualad.scipy_support` routes calls here once the user has imported it.
+of a second); :mod:`dualad.ops.scipy_support` routes calls here once the user has imported it.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ written with the table's entries, so that both modes differentiate them in x and
 parameters (where SciPy has the derivative as a routine; elsewhere the entry raises).
 
 SciPy's own methods convert their arguments with ``np.asarray``, which a traced value refuses;
-:mod:`dualad.scipy_support` routes a call with a traced argument to the formula here instead.
+:mod:`dualad.ops.scipy_support` routes a call with a traced argument to the formula here instead.
 :data:`METHODS` maps ``(distribution name, method)`` to it. Every formula gets the parsed
 parameters ``(x, *shapes, loc, scale)`` (``loc`` only for the discrete ones) and returns what
 SciPy returns, to rounding, including ``-inf``/``0`` outside the support.

@@ -13,6 +13,7 @@ import functools
 
 import numpy as np
 import scipy.sparse as sp
+from reverse import vjp
 
 from .. import parallel
 from ..pytree import tree_flatten, tree_unflatten
@@ -233,7 +234,6 @@ def _cotangent_leaves(cots, out_leaves, o_def):
 def _reverse_worker(f, args, argnums, cots):
     """Compressed lanes (k, n) for the cotangent lanes ``cots``, with a tape recorded here:
     what an executor's worker runs (the tape itself does not cross processes)."""
-    from reverse import vjp
     spec = _Args("sparse_jacobian", args, argnums)
     out, vjp_fn = vjp(_fun_of_leaves(f, spec), *spec.leaves)
     out_leaves, o_def = tree_flatten(out)
@@ -348,7 +348,6 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
             out_leaves, _ = tree_flatten(out)
             m = sum(int(np.size(o)) for o in out_leaves)
         else:
-            from reverse import vjp
             out, vjp_fn = vjp(_fun_of_leaves(f, spec), *spec.leaves)
             out_leaves, o_def = tree_flatten(out)
             m = sum(int(np.size(o)) for o in out_leaves)

@@ -11,6 +11,8 @@ import operator
 
 import numpy as np
 
+from ..ops.core import UFUNC_RULES
+from ..ops.shape import reshape_p
 from .tracer import GUARD, Call, Const, Equation, Var, last_uses
 
 __all__ = ["dce", "cse", "simplify", "fold_reshapes", "reuse_buffers", "optimize", "PASSES"]
@@ -214,7 +216,6 @@ def _negation_of(eq):
     out = eq.outs[0]
     if type(x) is not Var or tuple(x.shape) != tuple(out.shape) or x.dtype != out.dtype:
         return None
-    from ..ops.core import UFUNC_RULES
     return Equation(UFUNC_RULES[np.negative], (x,), {}, eq.outs, eq._line, False)
 
 
@@ -272,14 +273,9 @@ def fold_reshapes(equations, outputs):
             continue
         producers[out] = src
         if eq.prim.name != "numpy.reshape" or eq.args[0] is not src:
-            eq = Equation(_reshape_prim(), (src,), {"shape": shape}, eq.outs, eq._line, False)
+            eq = Equation(reshape_p, (src,), {"shape": shape}, eq.outs, eq._line, False)
         kept.append(eq)
     return kept, [_sub(o, mapping) for o in outputs]
-
-
-def _reshape_prim():
-    from ..ops.shape import reshape_p
-    return reshape_p
 
 
 class Into:

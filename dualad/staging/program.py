@@ -14,6 +14,9 @@ import numpy as np
 import scipy.special as sps
 
 from ..ops import Tracer
+from ..ops.layers import linear_p
+from ..ops.shape import index_add_p
+from ..ops.special import log_softmax_p, softmax_p
 from ..pytree import tree_flatten, tree_unflatten
 from . import codegen, tracer
 from .codegen import GuardFailure, UnsavableError
@@ -381,9 +384,6 @@ def _live_helpers():
     """In memory the helpers are the op-table entries themselves: the same implementation as
     eager, and a program replayed on tracers differentiates through them (a saved module
     carries NumPy source for them instead, :data:`codegen.HELPERS`)."""
-    from ..ops.layers import linear_p
-    from ..ops.shape import index_add_p
-    from ..ops.special import log_softmax_p, softmax_p
     return {"_softmax": lambda x, axis: softmax_p.bind(x, axis=axis),
             "_log_softmax": lambda x, axis: log_softmax_p.bind(x, axis=axis),
             "_index_add": lambda g, idx, shape: index_add_p.bind(g, idx=idx, shape=shape),

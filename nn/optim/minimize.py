@@ -5,6 +5,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 
 import dualad as ad
+import reverse as rv
 
 from .adadelta import Adadelta
 from .adagrad import Adagrad
@@ -94,7 +95,6 @@ def minimize(f, x0, method="adam", mode="auto", steps=100, *, gtol=1e-10, callba
     if not np.issubdtype(x0.dtype, np.floating):
         x0 = x0.astype(np.float64)
 
-    import reverse as rv
     param = rv.Tensor(x0, requires_grad=True)
     cls, implied = METHODS[method]
     settings = {**implied, **hyper}

@@ -24,6 +24,7 @@ from collections import defaultdict
 
 import numpy as np
 
+import reverse
 from dualad.ops import Tracer
 
 __all__ = ["Optimizer", "required"]
@@ -162,7 +163,6 @@ class Optimizer:
         """
         loss = None
         if closure is not None:
-            import reverse
             with reverse.enable_grad():
                 loss = closure()
         update = type(self).update

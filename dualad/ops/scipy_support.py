@@ -8,12 +8,12 @@ goes to the rule (:mod:`dualad.ops.scipy_stats`, :mod:`dualad.ops.scipy_linalg`,
 ``scipy.special`` entries of the op table); every other call goes to SciPy's function
 unchanged, after one scan of its arguments.
 
-The wrapping happens when the SciPy module is imported (or at ``import dualad`` for the ones
-already imported): dualad never imports ``scipy.stats``, ``scipy.linalg`` or ``scipy.signal``
-itself. A name taken from SciPy *before* dualad was imported (``from scipy.linalg import
-expm`` above ``import dualad``) is SciPy's unwrapped function; the conversion error then says
-so. :func:`original` gives back SciPy's function; ``DUALAD_NO_SCIPY=1`` in the environment
-turns all of this off.
+The wrapping happens when the SciPy module is imported (or when the op table loads, at ``import
+dualad`` or ``import reverse``, for the ones already imported): dualad never imports
+``scipy.stats``, ``scipy.linalg`` or ``scipy.signal`` itself. A name taken from SciPy *before*
+dualad was imported (``from scipy.linalg import expm`` above ``import dualad``) is SciPy's
+unwrapped function; the conversion error then says so. :func:`original` gives back SciPy's
+function; ``DUALAD_NO_SCIPY=1`` in the environment turns all of this off.
 """
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ import importlib.machinery
 import os
 import sys
 
-from .ops import FUNCTION_RULES, Tracer
-from .pytree import tree_flatten
+from .core import FUNCTION_RULES, Tracer
+from .scipy_linalg import LINALG, SIGNAL
+from .scipy_stats import METHODS, MULTIVARIATE
 
 __all__ = ["install", "original", "WRAPPED"]
 
@@ -36,8 +37,18 @@ def _holds_tracer(args, kwargs):
     for a in args:
         if isinstance(a, Tracer):
             return True
-    leaves = tree_flatten((args, kwargs))[0]
-    return any(isinstance(x, Tracer) for x in leaves)
+    return _nested_tracer(args) or _nested_tracer(kwargs)
+
+
+def _nested_tracer(x):
+    # SciPy's arguments nest only in lists, tuples and dicts (a list of arrays, say)
+    if isinstance(x, Tracer):
+        return True
+    if isinstance(x, dict):
+        x = x.values()
+    elif not isinstance(x, (list, tuple)):
+        return False
+    return any(_nested_tracer(v) for v in x)
 
 
 def original(fn):
@@ -79,17 +90,14 @@ def _special(module):
 
 
 def _linalg(module):
-    from .ops.scipy_linalg import LINALG
     _wrap_functions(module, LINALG, "scipy.linalg")
 
 
 def _signal(module):
-    from .ops.scipy_linalg import SIGNAL
     _wrap_functions(module, SIGNAL, "scipy.signal")
 
 
 def _stats(module):
-    from .ops.scipy_stats import METHODS, MULTIVARIATE
     for (dist, method), rule in METHODS.items():
         cls = type(getattr(module, dist))
         fn = getattr(cls, method)
@@ -178,7 +186,8 @@ _installed = False
 
 
 def install():
-    """Wrap SciPy's functions that have rules (idempotent); called by ``import dualad``."""
+    """Wrap SciPy's functions that have rules (idempotent); called when the op table loads
+    (``import dualad``, ``import reverse``: every mode's tracers reach the rules)."""
     global _installed
     if _installed or os.environ.get("DUALAD_NO_SCIPY") == "1":
         return
