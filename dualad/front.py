@@ -306,6 +306,38 @@ def output_check(spec, holomorphic):
     return _check_holomorphic_output
 
 
+def check_jacobian_inputs(fname, spec, holomorphic):
+    """JAX's rule for the inputs of ``jacfwd``/``jacobian``/``hessian`` (``fname``): complex
+    inputs only with ``holomorphic=True``, which needs them. Forward lanes along the real
+    directions alone would give ∂f/∂x and drop ∂f/∂y: the complex Jacobian exists only for a
+    holomorphic f, where the two agree (∂f/∂y = i ∂f/∂x)."""
+    for k, x in enumerate(spec.leaves):
+        if holomorphic and x.dtype.kind != "c":
+            raise TypeError(f"{fname}(holomorphic=True) requires complex inputs; argument "
+                            f"{spec.where(k)} has dtype {x.dtype}")
+        if not holomorphic and x.dtype.kind == "c":
+            raise TypeError(f"{fname} requires real inputs, but argument {spec.where(k)} has "
+                            f"dtype {x.dtype}. For the complex derivative of a holomorphic f "
+                            f"pass holomorphic=True; for a function that is not holomorphic, "
+                            f"use jvp with complex tangents (or jacrev, for a real output)")
+
+
+def check_jacobian_outputs(fname, out_leaves, holomorphic, reverse):
+    """JAX's rule for the outputs: ``holomorphic=True`` needs complex ones; without it
+    reverse mode (``reverse``) needs real ones: a real cotangent row would give only the real
+    part of a complex output's derivative."""
+    for x in out_leaves:
+        kind = x.dtype.kind
+        if holomorphic and kind != "c":
+            raise TypeError(f"{fname}(holomorphic=True) requires complex outputs; f returned "
+                            f"dtype {x.dtype}")
+        if reverse and not holomorphic and kind == "c":
+            raise TypeError(f"{fname} requires real outputs, got dtype {x.dtype}. For the "
+                            f"complex derivative of a holomorphic f pass holomorphic=True (with "
+                            f"complex inputs); otherwise use jacfwd, or vjp with complex "
+                            f"cotangents, or differentiate np.real(f) and np.imag(f)")
+
+
 # ---------------------------------------------------------------------------------------------
 # the functions grad and value_and_grad return, for either mode
 # ---------------------------------------------------------------------------------------------

@@ -21,8 +21,9 @@ import reverse.functional as rv_functional
 
 from . import numeric, parallel
 from .dual import DualArray
-from .front import (Args, as_arrays, as_leaf, check_mode, check_numeric_output, grad_function,
-                    output_check, split_aux, strip_tree, value_and_grad_function)
+from .front import (Args, as_arrays, as_leaf, check_jacobian_inputs, check_jacobian_outputs,
+                    check_mode, check_numeric_output, grad_function, output_check, split_aux,
+                    strip_tree, value_and_grad_function)
 from .ops.core import LEVEL_INPUTS
 from .ops import Tracer, check_live, close_level, mark_identity, open_level
 from .pytree import tree_flatten, tree_unflatten
@@ -249,7 +250,8 @@ def _plain_args(fname, args):
             f"workers outermost, or drop executor= here")
 
 
-def jacfwd(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=False):
+def jacfwd(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=False,
+           holomorphic=False):
     """Jacobian of ``f`` by forward mode: identity directions pushed as DualArray lanes.
 
     ``chunk`` bounds the lanes per pass; ``None`` means all at once unless the lanes would
@@ -265,6 +267,10 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
     when the executor does not tell its worker count). ``f`` must be picklable for a process
     pool (defined at module level). ``progress``: ``True`` draws blocks done / total on stderr,
     a callable is called with ``(done, total)``.
+
+    Complex numbers as in JAX: complex inputs need ``holomorphic=True`` (then ``f`` must be
+    holomorphic, its outputs complex, and the result is the complex derivative); without it
+    the inputs must be real (a complex output of real inputs is fine).
     """
     if executor is not None:
         parallel.check_executor(executor, "jacfwd")
@@ -272,7 +278,10 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
         spec = Args("jacfwd", args, argnums, kwargs)
+        check_jacobian_inputs("jacfwd", spec, holomorphic)
         out, jac, aux = _forward_jacobian(f, spec, chunk, has_aux, "jacfwd", executor, progress)
+        if holomorphic:
+            check_jacobian_outputs("jacfwd", tree_flatten(out)[0], True, False)
         return (jac, aux) if has_aux else jac
     return jac_fn
 
@@ -362,12 +371,19 @@ class _Outputs:
         self.sizes = [math.prod(s) for s in self.shapes]
         self.offsets = np.cumsum([0] + self.sizes)[:-1].tolist()
         self.m = sum(self.sizes)
+        self.complex = any(x.dtype.kind == "c" for x in leaves)
+
+    def cotangent_dtype(self, dtype):
+        """The identity cotangents' dtype: the inputs' ``dtype``, real for real outputs (a
+        complex input's rows are still gradients of real outputs, seeded by real ones)."""
+        return dtype if self.complex else np.empty(0, dtype).real.dtype
 
 
 def _reverse_block(vjp_fn, outs, dtype, a, b):
     """Cotangent lanes ``a:b`` swept through ``vjp_fn``: one ``(b - a, *leaf.shape)`` row block
     per differentiated leaf."""
-    cots = _identity_lanes(a, b, outs.sizes, outs.offsets, outs.shapes, dtype)
+    cots = _identity_lanes(a, b, outs.sizes, outs.offsets, outs.shapes,
+                           outs.cotangent_dtype(dtype))
     if b - a == 1:  # one cotangent (a scalar f): the plain sweep, lane axis added after
         grads = vjp_fn(tree_unflatten(outs.treedef, [c[0] for c in cots]))
         return [g[None] if type(g) is np.ndarray else np.expand_dims(g, 0) for g in grads]
@@ -382,16 +398,8 @@ def _jacrev_task(f, args, argnums, has_aux, kwargs, outs, a, b):
     return _reverse_block(res[1], outs, spec.dtype(), a, b)
 
 
-def _check_complex_rows(o_leaves, spec):
-    # a real cotangent row gives the real part of a complex output's derivative only
-    if any(o.dtype.kind == "c" for o in o_leaves) and \
-            any(x.dtype.kind != "c" for x in spec.leaves):
-        raise TypeError("jacrev: f has a complex output and real inputs; reverse mode gives the "
-                        "real part of that Jacobian only. Use jacfwd (the complex Jacobian), or "
-                        "differentiate np.real(f) and np.imag(f)")
-
-
-def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=False):
+def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=False,
+           holomorphic=False):
     """Jacobian of ``f`` by reverse mode: one tape, identity cotangents swept as lanes.
 
     ``chunk`` bounds the cotangent lanes per sweep (``None``: all at once within
@@ -400,6 +408,10 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
     ``executor`` and ``progress`` as for :func:`jacfwd`. With an executor, ``f`` is evaluated
     once here (to learn its outputs) and each worker records its own tape of ``f`` and sweeps
     its block of output rows.
+
+    Complex numbers as in JAX: without ``holomorphic=True`` the outputs must be real (complex
+    inputs are fine: each row is then the gradient ``grad`` gives); with it, inputs and
+    outputs must be complex and the result is the complex derivative of a holomorphic ``f``.
     """
     if executor is not None:
         parallel.check_executor(executor, "jacrev")
@@ -407,6 +419,8 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
         spec = Args("jacrev", args, argnums, kwargs)
+        if holomorphic:
+            check_jacobian_inputs("jacrev", spec, True)
         dtype = spec.dtype()
         if executor is None:
             res = rv_functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),
@@ -418,7 +432,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
         o_leaves, o_def = tree_flatten(out)
         o_leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in o_leaves]
         outs = _Outputs(o_leaves, o_def)
-        _check_complex_rows(o_leaves, spec)
+        check_jacobian_outputs("jacrev", o_leaves, holomorphic, True)
         m = outs.m
         chunks = _chunks(m, 2 * np.dtype(dtype).itemsize * m, chunk, "jacrev", executor) \
             if m else []
@@ -454,23 +468,39 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
 # choosing a mode, and second order
 # ---------------------------------------------------------------------------------------------
 
-def jacobian(f, argnums=0, mode="auto"):
+def jacobian(f, argnums=0, mode="auto", holomorphic=False):
     """Jacobian of ``f`` in the mode asked for.
 
     ``mode``: ``"forward"`` (:func:`jacfwd`), ``"reverse"`` (:func:`jacrev`), ``"numeric"``
     (central differences, :mod:`dualad.numeric`), or ``"auto"``: forward when the
     differentiated inputs have at most as many entries as the output, reverse otherwise.
+    ``holomorphic`` as for :func:`jacfwd` and :func:`jacrev` (complex inputs need it in
+    forward mode: lanes along the real axis alone give ∂f/∂x); numeric mode is for real
+    functions of real inputs.
     """
     check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
+    if holomorphic and mode == "numeric":
+        raise NotImplementedError("jacobian(mode='numeric') has no holomorphic=True: its central "
+                                  "differences are for real functions of real inputs")
     # built once, not per call: the transform is what a user keeps and calls in a loop
-    by_mode = {"forward": jacfwd(f, argnums), "reverse": jacrev(f, argnums),
+    by_mode = {"forward": jacfwd(f, argnums, holomorphic=holomorphic),
+               "reverse": jacrev(f, argnums, holomorphic=holomorphic),
                "numeric": lambda *args, **kw: _numeric_jacobian(f, args, argnums, kw)}
 
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
-        chosen = choose_mode(f, args, argnums, **kwargs) if mode == "auto" else mode
+        chosen = mode
+        if mode == "auto":
+            # complex inputs of a function not declared holomorphic: only reverse mode has
+            # their Jacobian (rows of gradients, for real outputs)
+            chosen = "reverse" if not holomorphic and _any_complex(args, argnums) else \
+                choose_mode(f, args, argnums, **kwargs)
         return by_mode[chosen](*args, **kwargs)
     return jac_fn
+
+
+def _any_complex(args, argnums):
+    return any(x.dtype.kind == "c" for x in Args("jacobian", args, argnums).leaves)
 
 
 def choose_mode(f, args, argnums=0, **kwargs):
@@ -501,11 +531,13 @@ def _numeric_jacobian(f, args, argnums, kwargs=None):
     return tree_unflatten(o_def, [spec.structure(blocks) for blocks in per_out])
 
 
-def hessian(f, argnums=0):
+def hessian(f, argnums=0, holomorphic=False):
     """Hessian of the scalar ``f``, forward over reverse: the gradient's tape swept once with
     DualArray lanes flowing through it. Shape ``x.shape + x.shape``. Keyword arguments of the
-    returned function are passed to ``f`` (not differentiated)."""
-    return jacfwd(grad(f, argnums), argnums)
+    returned function are passed to ``f`` (not differentiated). ``holomorphic=True``: the
+    complex second derivative of a holomorphic ``f`` of complex inputs (as in JAX, complex
+    inputs need it)."""
+    return jacfwd(grad(f, argnums, holomorphic=holomorphic), argnums, holomorphic=holomorphic)
 
 
 def hvp(f, primals, tangents, **kwargs):

@@ -209,8 +209,15 @@ def test_holomorphic_jacobians_both_modes():
     def f(v):
         return np.exp(m @ v)
     expected = np.exp(m @ z)[:, None] * m
-    np.testing.assert_allclose(ad.jacfwd(f)(z), expected, rtol=1e-12)
-    np.testing.assert_allclose(ad.jacrev(f)(z), expected, rtol=1e-12)
+    for jac in (ad.jacfwd, ad.jacrev):
+        np.testing.assert_allclose(jac(f, holomorphic=True)(z), expected, rtol=1e-12)
+        with pytest.raises(TypeError, match="holomorphic=True"):  # JAX: it must be asked for
+            jac(f)(z)
+    for mode in ("forward", "reverse", "auto"):
+        np.testing.assert_allclose(ad.jacobian(f, mode=mode, holomorphic=True)(z), expected,
+                                   rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="numeric"):
+        ad.jacobian(f, mode="numeric", holomorphic=True)
     out, t = ad.jvp(f, (z,), (1j * np.ones(3),))
     np.testing.assert_allclose(t, expected @ (1j * np.ones(3)), rtol=1e-12)
     out, vjp_fn = ad.vjp(f, z)
@@ -225,8 +232,41 @@ def test_jacobians_of_a_complex_output_of_real_inputs():
         return np.exp(x * c)
     x = np.array([0.3, -0.4])
     np.testing.assert_allclose(ad.jacfwd(f)(x), np.diag(c * np.exp(x * c)), rtol=1e-14)
-    with pytest.raises(TypeError, match="jacrev: f has a complex output and real inputs"):
+    with pytest.raises(TypeError, match="jacrev requires real outputs"):
         ad.jacrev(f)(x)
+    with pytest.raises(TypeError, match=r"holomorphic=True\) requires complex inputs"):
+        ad.jacrev(f, holomorphic=True)(x)
+
+
+def test_jacobians_of_a_real_function_of_complex_inputs():
+    """JAX's convention: not holomorphic, so forward mode refuses (lanes along the real axis
+    alone would drop ∂f/∂y); jacrev's rows are the gradients grad gives, ∂f/∂x - i ∂f/∂y."""
+    z = np.array([1.0 + 2.0j, 0.5 - 1.0j])
+
+    def f(v):
+        return np.abs(v) ** 2 * np.real(v)  # x³ + x y² per entry
+    x, y = z.real, z.imag
+    expected = np.diag((3 * x ** 2 + y ** 2) - 1j * (2 * x * y))
+    np.testing.assert_allclose(ad.jacrev(f)(z), expected, rtol=1e-14)
+    np.testing.assert_allclose(ad.jacobian(f)(z), expected, rtol=1e-14)  # auto: reverse
+    for jac in (ad.jacfwd, lambda g: ad.jacobian(g, mode="forward"), ad.hessian):
+        with pytest.raises(TypeError, match="requires real inputs.*holomorphic=True"):
+            jac(lambda v: np.sum(f(v)))(z)
+    with pytest.raises(TypeError, match="complex dtype"):
+        ad.jacobian(f, mode="numeric")(z)
+    with pytest.raises(TypeError, match=r"holomorphic=True\) requires complex outputs"):
+        ad.jacfwd(f, holomorphic=True)(z)
+
+
+def test_holomorphic_hessian():
+    z = np.array([0.3 + 0.4j, -0.2 + 1.1j])
+
+    def f(v):
+        return np.sum(np.exp(v[0] * v[1]))
+    p = z[0] * z[1]
+    e = np.exp(p)
+    expected = np.array([[z[1] ** 2 * e, e + p * e], [e + p * e, z[0] ** 2 * e]])
+    np.testing.assert_allclose(ad.hessian(f, holomorphic=True)(z), expected, rtol=1e-13)
 
 
 def test_complex_step_through_forward_mode():
