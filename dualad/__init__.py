@@ -37,7 +37,7 @@ _EXPORTS = {
     **dict.fromkeys(("hessian_sparsity", "jacobian_sparsity", "sparse_hessian",
                      "sparse_jacobian"), "dualad.sparsity"),
 }
-_SUBMODULES = ("numeric", "checking", "custom", "dual", "front", "parallel", "pytree",
+_SUBMODULES = ("numeric", "numpy", "checking", "custom", "dual", "front", "parallel", "pytree",
                "staging", "sparsity", "transforms", "compare", "cli", "examples", "benchmarks")
 
 __all__ = ["DualArray", "jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "jacobian",

@@ -21,7 +21,7 @@ PACKAGES = ("dualad", "reverse", "nn")
 LAYERS = [
     ("dualad.ops", "dualad.pytree"),  # the op table, and the pytree helper
     ("dualad",),  # the package's __init__ loads the table; the rest on first use (PEP 562)
-    ("dualad.front", "dualad.numeric", "dualad.parallel"),  # what both modes share
+    ("dualad.front", "dualad.numeric", "dualad.parallel", "dualad.numpy"),  # both modes share
     ("dualad.dual", "reverse"),  # forward mode and the tape, both over the table
     ("dualad.transforms",),  # choose a mode
     ("dualad.custom", "dualad.checking", "dualad.staging", "dualad.sparsity"),

@@ -148,10 +148,11 @@ def test_linear_rules(prim, case, seed, k):
     u = _rand(rng, (k,) + ans.shape, ans.dtype)
     ju = prim.vjp(0, u, ans, x, **params)
     assert ju.shape == (k,) + shape and ju.dtype == x.dtype
-    # the pairing sums terms of both signs: its error is relative to the sum of their sizes, at
+    # each pairing sums terms of both signs: its error is relative to the sum of their sizes, at
     # the precision of the lowest dtype involved (a cast to float32 rounds each term)
     eps = max(np.finfo(np.asarray(v).dtype).eps for v in (jt, ju))
-    scale = np.sum(np.abs(u * jt), axis=tuple(range(1, np.ndim(u))))
+    scale = np.sum(np.abs(u * jt), axis=tuple(range(1, np.ndim(u)))) + \
+        np.sum(np.abs(ju * t), axis=tuple(range(1, np.ndim(t))))
     np.testing.assert_array_less(np.abs(_pair(u, jt) - _pair(ju, t)), 64 * eps * scale + 1e-300)
 
 

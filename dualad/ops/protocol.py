@@ -166,7 +166,8 @@ class ArrayProtocol(Tracer):
             f"arguments): its derivative would be dropped. Inside a function being "
             f"differentiated, leave the value as it is: NumPy functions, operators and methods "
             f"take traced arrays directly (x.astype(float) for a cast; np.stack([...]) to build "
-            f"an array from traced values, which np.array([...]) cannot). For its value alone, "
+            f"an array from traced values, which np.array([...]) cannot, or import dualad.numpy "
+            f"as np, whose np.array can). For its value alone, "
             f"as a constant, take x.{self._value_attr}")
 
     _value_attr = "primal"
