@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import (FUNCTION_RULES, UFUNC_RULES, Primitive, Tracer, implements, nondiff,
-                   plain_array as _plain, qualname)
+from .core import (FUNCTION_RULES, UFUNC_RULES, Primitive, Tracer, call_plain, implements,
+                   nondiff, plain_array as _plain, qualname)
 
 __all__ = ["conj_p", "real_p", "imag_p", "angle_p", "abs_p", "VERIFIED_PRIMITIVES",
            "VERIFIED_FUNCTIONS", "guard", "unsupported"]
@@ -125,7 +125,7 @@ def _imag(val):
 @implements(np.angle)
 def _angle(z, deg=False):
     if not _is_complex(z):
-        return np.angle(_plain(z), deg=deg)  # 0 or π: piecewise constant
+        return call_plain(np.angle, z, deg=deg)  # 0 or π: piecewise constant
     return angle_p.bind(z, deg=bool(deg))
 
 

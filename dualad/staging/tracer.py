@@ -19,7 +19,7 @@ import numpy as np
 
 from ..ops import ArrayProtocol, Tracer
 from ..ops.protocol import fit_inplace_result
-from ..ops.core import FUNCTION_RULES, LIVE_LEVELS, UFUNC_RULES, qualname
+from ..ops.core import LIVE_LEVELS, UFUNC_RULES
 
 __all__ = ["Staged", "Trace", "Var", "Const", "Call", "Equation", "GUARD", "STAGING_LEVEL",
            "active_trace", "last_uses"]
@@ -33,7 +33,6 @@ LIVE_LEVELS[STAGING_LEVEL] = "ad.trace"
 #: constants up to this many elements are checked for in-place changes during the trace
 SNAPSHOT_MAX_SIZE = 1 << 14
 
-_IN_FRONT: list = []  # NumPy functions whose op-table front is running on staged values
 _STACK: list = []  # the active trace (one at a time: a nested jit is inlined)
 
 # frames in these directories are the library's (and NumPy's), not the user's line
@@ -420,38 +419,13 @@ class Staged(ArrayProtocol):
     def __repr__(self):
         return f"Staged({self._var.name}, shape={self._var.shape}, dtype={self._var.dtype})"
 
-    # -- NumPy callables without an op-table entry are staged as calls --------------------------
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if not kwargs and method == "__call__":
-            prim = UFUNC_RULES.get(ufunc)
-            if prim is not None:
-                return prim.bind(*inputs)
-        if any(isinstance(a, Tracer) and not isinstance(a, Staged) for a in inputs):
-            return NotImplemented  # a derivative tracer's own protocol decides (and raises)
-        if kwargs.get("out") is not None or method == "at":
-            what = "out=" if method != "at" else ".at (an in-place update)"
-            raise TypeError(f"{qualname(ufunc)}{'.at' if method == 'at' else ''}: {what} is "
-                            f"not supported on staged arrays (they are immutable); assign the "
-                            f"result instead")
-        name = qualname(ufunc) + ("" if method == "__call__" else "." + method)
-        func = ufunc if method == "__call__" else getattr(ufunc, method)
-        return self._trace.record_call(func, name, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        front = FUNCTION_RULES.get(func)
-        if front is not None and func not in _IN_FRONT:
-            # a front that strips tracers and calls ``func`` again on the plain values (the
-            # constant fronts: np.argmax, np.isclose...) comes back here: stage the call then
-            _IN_FRONT.append(func)
-            try:
-                return front(*args, **kwargs)
-            finally:
-                _IN_FRONT.pop()
-        if any(issubclass(t, Tracer) and not issubclass(t, Staged) for t in types):
-            return NotImplemented
+    def _process_call(self, func, name, args, kwargs, why):
+        # a NumPy callable outside the op table (np.argmax, np.isclose, np.add.reduce): staging
+        # needs no derivative rule, only the call
         if kwargs.get("out") is not None:
-            raise TypeError(f"{qualname(func)}: out= is not supported on staged arrays")
-        return self._trace.record_call(func, qualname(func), args, kwargs)
+            raise TypeError(f"{name}: out= is not supported on staged arrays (they are "
+                            f"immutable); assign the result instead")
+        return self._trace.record_call(func, name, args, kwargs)
 
     # -- conversions to Python: guards -----------------------------------------------------------
     def _guarded(self, kind, value):
@@ -485,41 +459,3 @@ class Staged(ArrayProtocol):
         v = np.array(self._value, copy=True)
         self._guarded("array", v)
         return v if dtype is None else v.astype(dtype)
-
-    def copy(self):
-        return self
-
-    # boolean masks are values here (a derivative tracer's comparisons give plain arrays)
-    def __and__(self, o):
-        return np.bitwise_and(self, o)
-
-    def __rand__(self, o):
-        return np.bitwise_and(o, self)
-
-    def __or__(self, o):
-        return np.bitwise_or(self, o)
-
-    def __ror__(self, o):
-        return np.bitwise_or(o, self)
-
-    def __xor__(self, o):
-        return np.bitwise_xor(self, o)
-
-    def __rxor__(self, o):
-        return np.bitwise_xor(o, self)
-
-    def __invert__(self):
-        return np.invert(self)
-
-    # ArrayProtocol reads these through _plain_value into NumPy; staged they stay staged
-    def argmax(self, axis=None, keepdims=False):
-        return np.argmax(self, axis=axis, keepdims=keepdims)
-
-    def argmin(self, axis=None, keepdims=False):
-        return np.argmin(self, axis=axis, keepdims=keepdims)
-
-    def any(self, axis=None, keepdims=False):
-        return np.any(self, axis=axis, keepdims=keepdims)
-
-    def all(self, axis=None, keepdims=False):
-        return np.all(self, axis=axis, keepdims=keepdims)
