@@ -234,3 +234,24 @@ def test_under_an_enclosing_transform_with_int_guards():
     # runs eagerly under the transform
     assert ad.grad(js)(2.5) == pytest.approx(2 * 2.5 * 2)
     assert ad.grad(js)(3.5) == pytest.approx(2 * 3.5 * 3)
+
+
+def test_a_hit_on_float64_arrays_runs_the_compiled_program_directly(monkeypatch):
+    # no argument needs converting: the cache hit skips Program.replay (a float64 dtype
+    # compares equal to float, which once sent every float64 signature the slow way)
+    from dualad.staging import Program
+
+    jf = ad.jit(lambda a, b: (a * b, {"s": a + b}))
+    x, y = np.ones(3), np.arange(3.0)
+    jf(x, y)
+    jf(2.0, 3.0)
+    replays = []
+    real = Program.replay
+    monkeypatch.setattr(Program, "replay", lambda self, leaves: replays.append(1) or
+                        real(self, leaves))
+    p, d = jf(x * 2, y)
+    np.testing.assert_array_equal(p, 2 * y)
+    np.testing.assert_array_equal(d["s"], 2 + y)
+    assert replays == []
+    assert jf(4.0, 0.5) == (2.0, {"s": 4.5}) and replays == [1]  # floats become np.float64
+    assert jf.traces == 2
