@@ -318,3 +318,34 @@ def test_in_place_writes_stay_single_assignment():
     np.testing.assert_array_equal(prog(x), [5.0, 3.0, 6.0])
     g = ad.grad(lambda v: np.sum(f(v) ** 2))
     np.testing.assert_array_equal(ad.trace(g, np.ones(3))(x), g(x))
+
+
+def test_constants_changed_while_tracing_keep_their_captured_value():
+    # an array read by a primitive and then written in place while tracing: the program keeps
+    # the value it was read with; one left alone (NaNs included) stays the array itself, read
+    # anew at replay
+    acc = np.array([1.0, 2.0])
+    same = np.array([np.nan, 3.0])
+
+    def f(x):
+        y = x * acc + same
+        acc[:] = 0.0  # after the read: the traced value was [1, 2]
+        return y
+
+    prog = ad.trace(f, np.ones(2))
+    acc[:] = [5.0, 6.0]
+    np.testing.assert_array_equal(prog(np.ones(2)), [np.nan, 5.0])
+    same[1] = 10.0
+    np.testing.assert_array_equal(prog(np.ones(2)), [np.nan, 12.0])
+
+
+def test_backward_equations_get_no_line_of_the_trace_call():
+    # the forward equations carry the traced function's lines; the sweep's equations have no
+    # user frame inside the traced function (not the line that called ad.trace)
+    prog = ad.trace(ad.grad(seed_f, argnums=(0, 1)), 2.0, 5.0, optimize=False)
+    lines = [eq.line for eq in prog.equations]
+    here = "test_staging_trace.py"
+    assert lines[0] is not None and here in lines[0]
+    src_line = seed_f.__code__.co_firstlineno + 1
+    assert all(ln is None or ln == f"{here}:{src_line}" for ln in lines)
+    assert None in lines

@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import itertools
 import operator
+import os
 import sys
 import weakref
 
@@ -48,6 +49,7 @@ __all__ = [
 # NumPy's module defines __getattr__, so CPython 3.11 cannot specialize ``np.X`` lookups
 # (each costs a dict search, ~45 ns): the hot paths below use module-level names.
 _ndarray = np.ndarray
+_GENERATED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "<generated rule>")
 
 # ---------------------------------------------------------------------------------------------
 # registries: NumPy callable -> how a tracer handles it
@@ -575,7 +577,9 @@ def _plain_vjp(parts):
         lines += [f"        {b}" for b in body]
     lines += [f"    {b}" for b in branches[0][1]]
     source = "\n".join(lines)
-    exec(source, env)  # noqa: S102  (source built above from fixed pieces)
+    # (compiled as a file of this package: a staged program's line comments name the user's
+    # code, and frames of generated rules must read as the library's, not as a "<string>")
+    exec(compile(source, _GENERATED, "exec"), env)  # noqa: S102  (built from fixed pieces)
     env["vjp_plain"].source = source  # (what was generated, for a reader or a debugger)
     return env["vjp_plain"]
 

@@ -109,8 +109,8 @@ class Equation:
 
     __slots__ = ("prim", "args", "kwargs", "outs", "_line", "multi", "_ins")
 
-    def __init__(self, prim, args, kwargs, outs, line, multi):
-        self._ins = None
+    def __init__(self, prim, args, kwargs, outs, line, multi, ins=None):
+        self._ins = ins  # (the Vars read, if the maker knows them; else found when asked)
         self.prim = prim
         self.args = args
         self.kwargs = kwargs
@@ -200,12 +200,14 @@ _BASENAMES: dict = {}
 _IS_LIB: dict = {}  # co_filename -> whether it is a library file
 
 
-def user_line(depth=2):
+def user_line(depth=2, stop=None):
     """``file:line`` of the innermost frame outside dualad, reverse, nn and NumPy (or
-    ``None``), as a ``(filename, lineno)`` pair: formatted only when read."""
+    ``None``), as a ``(filename, lineno)`` pair: formatted only when read. The walk ends at the
+    frame ``stop`` (the trace's own, which called the traced function): above it no line is the
+    traced code's (an equation of a backward sweep would get the line calling ``ad.trace``)."""
     f = sys._getframe(depth)
     is_lib = _IS_LIB
-    while f is not None:
+    while f is not None and f is not stop:
         fn = f.f_code.co_filename
         lib = is_lib.get(fn)
         if lib is None:
@@ -238,6 +240,8 @@ class Trace:
         self._snapshots = {}  # id(array) -> a copy: detects in-place changes during tracing
         self._count = 0
         self.lines = lines
+        #: the frame that calls the traced function, while it runs (see user_line)
+        self.entry = None
 
     def new_var(self, value, hint="t"):
         self._count += 1
@@ -264,12 +268,62 @@ class Trace:
         has just made (the rules' ``out=`` additions), never into an array a rule read."""
         for key, snap in self._snapshots.items():
             c = self.consts[key]
-            if not np.array_equal(c.value, snap, equal_nan=c.value.dtype.kind in "fc"):
+            v = c.value
+            # (== first: a tenth of np.array_equal's cost; NaNs, unequal to themselves, and
+            # shapes changed by a resize are looked at again)
+            if v.shape == snap.shape and (v == snap).all():
+                continue
+            if not np.array_equal(v, snap, equal_nan=v.dtype.kind in "fc"):
                 c.value = snap
         self._snapshots = {}
 
     # -- recording ----------------------------------------------------------------------------
     def record(self, prim, args, kwargs):
+        n = len(args)
+        if n <= 2 and not kwargs and not prim.multiple_results and n:
+            # one or two arguments, no keywords (most equations): unrolled, and the equation
+            # and its value built in place (each call less counts: a long trace makes one per
+            # primitive, and tracing should cost a few eager calls)
+            a = args[0]
+            if a.__class__ is Staged:
+                if a._trace is not self:
+                    raise _escaped(a)
+                va, ia = a._value, a._var
+            else:
+                va, ia = _unstaged(a, self, prim), self._arg(a, prim)
+            if n == 2:
+                b = args[1]
+                if b.__class__ is Staged:
+                    if b._trace is not self:
+                        raise _escaped(b)
+                    vb, ib = b._value, b._var
+                else:
+                    vb, ib = _unstaged(b, self, prim), self._arg(b, prim)
+                ans = prim.impl(va, vb)
+                ins = (ia, ib)
+                ca, cb = ia.__class__, ib.__class__
+                if ca in _FLAT and cb in _FLAT:  # (else a container: Equation.inputs looks)
+                    reads = [ia, ib] if cb is Var else [ia]
+                    if ca is not Var:
+                        reads = [ib] if cb is Var else []
+                else:
+                    reads = None
+            else:
+                ans = prim.impl(va)
+                ins = (ia,)
+                ca = ia.__class__
+                reads = ([ia] if ca is Var else []) if ca in _FLAT else None
+            self._count += 1
+            try:
+                out = Var(self._count, ans.shape, ans.dtype, "t")
+            except AttributeError:  # a Python scalar result
+                out = Var(self._count, tuple(np.shape(ans)), _dtype(ans), "t")
+            self.equations.append(Equation(prim, ins, kwargs, [out],
+                                           user_line(2, self.entry) if self.lines else None,
+                                           False, reads))
+            st = _new_staged(Staged)
+            st._value, st._var, st._trace = ans, out, self
+            return st
         vals = []
         ins = []
         for a in args:
@@ -284,7 +338,7 @@ class Trace:
             elif isinstance(a, Tracer):  # pragma: no cover - bind picks the highest level
                 raise TypeError(f"staging {prim.name}: unexpected {type(a).__name__} argument")
             else:
-                vals.append(a)
+                vals.append(_unstaged(a, self, prim))
                 ins.append(_literal(a, self, prim))
         if kwargs:
             kw_vals = {k: _freeze(v, self, prim.name) for k, v in kwargs.items()}
@@ -294,8 +348,19 @@ class Trace:
         ans = prim.impl(*vals, **kw_vals)
         return self._emit(prim, tuple(ins), kw_ins, ans, prim.multiple_results)
 
+    def _arg(self, a, prim):
+        """The program's view of a non-staged argument (see :meth:`record`)."""
+        t = type(a)
+        if t is float or t is int or t is _float64:
+            return a
+        if t is np.ndarray:
+            return self.const(a)
+        if isinstance(a, Tracer):  # pragma: no cover - bind picks the highest level
+            raise TypeError(f"staging {prim.name}: unexpected {type(a).__name__} argument")
+        return _literal(a, self, prim)
+
     def _emit(self, prim, ins, kw_ins, ans, multi):
-        line = user_line(3) if self.lines else None
+        line = user_line(3, self.entry) if self.lines else None
         if multi:
             outs = [self.new_var(a) for a in ans]
             self.equations.append(Equation(prim, ins, kw_ins, outs, line, True))
@@ -323,7 +388,13 @@ class Trace:
 
     def guard(self, var, kind, value):
         self.equations.append(Equation(GUARD, (var,), {"kind": kind, "value": value}, [],
-                                       user_line(3) if self.lines else None, False))
+                                       user_line(3, self.entry) if self.lines else None, False))
+
+
+_float64 = np.float64
+_new_staged = object.__new__
+#: argument kinds that hold no variable inside them (for the reads of an equation)
+_FLAT = frozenset({Var, Const, float, int, bool, _float64, type(None)})
 
 
 def _dtype(value):
@@ -334,6 +405,15 @@ def _dtype(value):
 def _escaped(a):
     return ValueError(f"a staged value ({a._var.name}) from another trace was used: values "
                       f"computed while tracing must not be kept and reused after it")
+
+
+def _unstaged(a, trace, prim):
+    """An argument as the implementation takes it: staged values inside a container replaced
+    by their values (computing on them would record the implementation's own operations)."""
+    t = type(a)
+    if t is tuple or t is list or t is dict:
+        return _substitute(a, trace, prim.name)
+    return a
 
 
 def _substitute(obj, trace, name):
