@@ -281,3 +281,18 @@ def test_recorded_inputs_are_what_the_equation_reads():
     for eq in prog.equations + both.equations:
         fresh = Equation(eq.prim, eq.args, eq.kwargs, eq.outs, None, eq.multi)
         assert eq.inputs == fresh.inputs, eq
+
+
+def test_cse_keys_tell_unequal_literals_apart():
+    # equal Python values that are different arguments (0.0 and -0.0, 1, True and 1.0, a list
+    # and a tuple) never share a key; equal ones do
+    from dualad.staging.passes import _key
+    values = [(1, 2), [1, 2], (1.0, 2), ((1, 2),), [(1, 2)], {"a": (1, 2)}, {"a": [1, 2]},
+              0.0, -0.0, (0.0,), (-0.0,), 1, True, 1.0, None, "x", (), [], np.float64(1.0)]
+    keys = [_key(v) for v in values]
+    for i in range(len(keys)):
+        hash(keys[i])
+        for j in range(i + 1, len(keys)):
+            assert keys[i] != keys[j], (values[i], values[j])
+    assert _key({"b": 1, "a": (2, 3)}) == _key({"a": (2, 3), "b": 1})
+    assert _key([1, 2]) == _key([1, 2]) and _key(-0.0) == _key(-0.0)

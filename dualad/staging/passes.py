@@ -99,12 +99,17 @@ def _key(x):
     t = type(x)
     if t is float and x != 0.0:
         return (float, x)
+    if t is int or t is bool or t is str or x is None:  # (shapes, axes, flags: most keywords)
+        return (t, x)
     if t is Var or t is Const:
         return (t.__name__, x.id)
     if t is tuple or t is list:
-        return (t.__name__,) + tuple(_key(o) for o in x)
+        for o in x:
+            if type(o) is not int:
+                return (t.__name__,) + tuple([_key(o) for o in x])
+        return (t, x if t is tuple else tuple(x))  # a shape or axes: hashable as it is
     if t is dict:
-        return ("dict",) + tuple((k, _key(v)) for k, v in sorted(x.items()))
+        return ("dict",) + tuple([(k, _key(x[k])) for k in sorted(x)])
     if t is slice:
         return ("slice", _key(x.start), _key(x.stop), _key(x.step))
     if t is np.ndarray:
