@@ -349,3 +349,22 @@ def test_backward_equations_get_no_line_of_the_trace_call():
     src_line = seed_f.__code__.co_firstlineno + 1
     assert all(ln is None or ln == f"{here}:{src_line}" for ln in lines)
     assert None in lines
+
+
+def test_a_sweep_inside_the_function_has_the_line_that_started_it():
+    import reverse as rv
+
+    def f(x):
+        t = rv.Tensor(x, requires_grad=True)
+        y = np.sum(np.sin(t) * t)
+        y.backward()  # the sweep's equations: this line
+        return t.grad
+
+    prog = ad.trace(f, np.ones(3), optimize=False)
+    start = f.__code__.co_firstlineno
+    lines = [eq.line for eq in prog.equations]
+    here = "test_staging_trace.py"
+    assert lines[:3] == [f"{here}:{start + 2}"] * 3  # sin, multiply, sum
+    assert len(lines) > 3 and set(lines[3:]) == {f"{here}:{start + 3}"}
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(prog(x), np.sin(x) + x * np.cos(x), rtol=1e-15)

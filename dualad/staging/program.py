@@ -144,7 +144,8 @@ def _trace_body(f, args, static, key, leaves, optimize, lines):
     try:
         out = f(*call_args)
     finally:
-        t.entry = None  # (the frame holds t: a cycle)
+        t.entry = None  # (the frames hold t: cycles)
+        t.line_memo.clear()
         _STACK.pop()
         t.finish()
     o_leaves, o_def = tree_flatten(out)

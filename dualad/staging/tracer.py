@@ -197,25 +197,50 @@ def _collect(obj, found):
 
 
 _BASENAMES: dict = {}
-_IS_LIB: dict = {}  # co_filename -> whether it is a library file
+_IS_LIB: dict = {}  # co_filename -> 0: the user's, 1: a library file, 2: one with a driver
+# A driver is a library function that calls the rules of many primitives in turn (the tape's
+# backward sweep): while one runs, the frames above it are suspended, so the user line found
+# above it is the same for every equation it records: walked once per run (see user_line).
+_DRIVERS = {os.path.join(_ROOT, "reverse", "tape.py"): frozenset({"sweep"})}
+_MISS = object()
 
 
-def user_line(depth=2, stop=None):
+def _file_kind(fn):
+    if not fn.startswith(_LIB_DIRS):
+        return 0
+    return 2 if fn in _DRIVERS else 1
+
+
+def user_line(depth=2, stop=None, memo=None):
     """``file:line`` of the innermost frame outside dualad, reverse, nn and NumPy (or
     ``None``), as a ``(filename, lineno)`` pair: formatted only when read. The walk ends at the
     frame ``stop`` (the trace's own, which called the traced function): above it no line is the
-    traced code's (an equation of a backward sweep would get the line calling ``ad.trace``)."""
+    traced code's (an equation of a backward sweep would get the line calling ``ad.trace``).
+    ``memo`` (a dict, emptied by the caller) keeps the answer found above each driver frame."""
     f = sys._getframe(depth)
     is_lib = _IS_LIB
+    driver = None
     while f is not None and f is not stop:
-        fn = f.f_code.co_filename
-        lib = is_lib.get(fn)
-        if lib is None:
-            lib = is_lib[fn] = fn.startswith(_LIB_DIRS)
-        if not lib:
-            return (fn, f.f_lineno)
+        code = f.f_code
+        fn = code.co_filename
+        kind = is_lib.get(fn)
+        if kind is None:
+            kind = is_lib[fn] = _file_kind(fn)
+        if not kind:
+            found = (fn, f.f_lineno)
+            break
+        if kind == 2 and driver is None and memo is not None and \
+                code.co_name in _DRIVERS[fn]:
+            hit = memo.get(f, _MISS)
+            if hit is not _MISS:
+                return hit
+            driver = f
         f = f.f_back
-    return None
+    else:
+        found = None
+    if driver is not None:
+        memo[driver] = found
+    return found
 
 
 def last_uses(equations, outputs):
@@ -240,8 +265,10 @@ class Trace:
         self._snapshots = {}  # id(array) -> a copy: detects in-place changes during tracing
         self._count = 0
         self.lines = lines
-        #: the frame that calls the traced function, while it runs (see user_line)
+        #: the frame that calls the traced function, while it runs, and the lines found above
+        #: driver frames (see user_line); both emptied when it returns (frames hold the trace)
         self.entry = None
+        self.line_memo = {}
 
     def new_var(self, value, hint="t"):
         self._count += 1
@@ -318,9 +345,8 @@ class Trace:
                 out = Var(self._count, ans.shape, ans.dtype, "t")
             except AttributeError:  # a Python scalar result
                 out = Var(self._count, tuple(np.shape(ans)), _dtype(ans), "t")
-            self.equations.append(Equation(prim, ins, kwargs, [out],
-                                           user_line(2, self.entry) if self.lines else None,
-                                           False, reads))
+            line = user_line(2, self.entry, self.line_memo) if self.lines else None
+            self.equations.append(Equation(prim, ins, kwargs, [out], line, False, reads))
             st = _new_staged(Staged)
             st._value, st._var, st._trace = ans, out, self
             return st
@@ -360,7 +386,7 @@ class Trace:
         return _literal(a, self, prim)
 
     def _emit(self, prim, ins, kw_ins, ans, multi):
-        line = user_line(3, self.entry) if self.lines else None
+        line = user_line(3, self.entry, self.line_memo) if self.lines else None
         if multi:
             outs = [self.new_var(a) for a in ans]
             self.equations.append(Equation(prim, ins, kw_ins, outs, line, True))
@@ -388,7 +414,8 @@ class Trace:
 
     def guard(self, var, kind, value):
         self.equations.append(Equation(GUARD, (var,), {"kind": kind, "value": value}, [],
-                                       user_line(3, self.entry) if self.lines else None, False))
+                                       user_line(3, self.entry, self.line_memo)
+                                       if self.lines else None, False))
 
 
 _float64 = np.float64
