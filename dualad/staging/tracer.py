@@ -507,6 +507,15 @@ class Staged(ArrayProtocol):
     def _aval(self):
         return self._value
 
+    # (read from the variable, which has them already: rules ask for shapes all the time)
+    @property
+    def shape(self):
+        return self._var.shape
+
+    @property
+    def dtype(self):
+        return self._var.dtype
+
     def _plain_value(self):
         # no derivative lives here: "plain" (stop-gradient) uses stay staged, so a shift by the
         # maximum or a np.where condition is recomputed at replay instead of frozen
