@@ -18,6 +18,7 @@ module                        what it holds
 :mod:`~.fft`                  ``np.fft`` and ``scipy.fft``: c2c, r2c, c2r, shifts
 :mod:`~.complex_rules`        ``conj real imag angle abs``; complex inputs refused where unchecked
 :mod:`~.protocol`             the NumPy protocols and operators every tracer shares
+:mod:`~.calls`                callables outside the table: the highest tracer decides
 ============================  =====================================================
 
 This package imports nothing else of the project.

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import (FUNCTION_RULES, UFUNC_RULES, Primitive, Tracer, call_plain, implements,
-                   nondiff, plain_array as _plain, qualname)
+from .calls import call_plain
+from .core import (FUNCTION_RULES, UFUNC_RULES, Primitive, Tracer, implements, nondiff,
+                   plain_array as _plain, qualname)
 
 __all__ = ["conj_p", "real_p", "imag_p", "angle_p", "abs_p", "VERIFIED_PRIMITIVES",
            "VERIFIED_FUNCTIONS", "guard", "unsupported"]

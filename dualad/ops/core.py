@@ -37,8 +37,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 __all__ = [
-    "Primitive", "Tracer", "bind_call", "call_plain", "new_level", "open_level", "close_level",
-    "check_live", "LIVE_LEVELS",
+    "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
     "UnexpectedTracerError", "rule_zero_division",
     "LEVEL_INPUTS", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
     "elementwise", "linear", "bilinear", "nondiff", "KINDS", "align", "sum_to", "shift_axis",
@@ -186,7 +185,7 @@ class Tracer:
     def _process_call(self, func, name, args, kwargs, why):
         """``func(*args, **kwargs)``, a NumPy callable without an op-table entry (or a use of
         one its entry does not take), this tracer being the highest level among the arguments
-        (:func:`bind_call`). A derivative needs a rule: ``TypeError(why)``, ``{kind}`` in it
+        (:func:`dualad.ops.calls.bind_call`). A derivative needs a rule: ``TypeError(why)``, ``{kind}`` in it
         naming this tracer's rule kind. (The staging tracer needs none: it records the call.)
         """
         raise TypeError(why.format(kind=self._rule_kind))
@@ -271,44 +270,6 @@ class Primitive:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
-
-
-def _highest(obj, top):
-    """The highest-level tracer in ``obj`` (searched into tuples, lists and dicts) or ``top``."""
-    if isinstance(obj, Tracer):
-        return obj if top is None or obj._level > top._level else top
-    t = type(obj)
-    if t is tuple or t is list:
-        for o in obj:
-            top = _highest(o, top)
-    elif t is dict:
-        for o in obj.values():
-            top = _highest(o, top)
-    return top
-
-
-def bind_call(func, name, args, kwargs, why):
-    """:meth:`Primitive.bind` for a NumPy callable outside the table (``name`` is its qualified
-    name): the highest-level tracer among the arguments processes it, by
-    :meth:`Tracer._process_call` (a derivative tracer raises ``why``); none: ``func`` runs."""
-    top = _highest(kwargs, _highest(args, None))
-    if top is None:
-        return func(*args, **kwargs)
-    return top._process_call(func, name, args, kwargs, why)
-
-
-def call_plain(func, *args, **kwargs):
-    """``func`` of the plain values of its arguments, for a result with no derivative
-    (``np.argmax``, ``np.isclose``). A tracer whose plain value is a tracer again (the staging
-    tracer records constant uses too) would come back to ``func``'s own front: the call is
-    handed to :func:`bind_call` instead."""
-    args = tuple(a._plain_value() if isinstance(a, Tracer) else a for a in args)
-    if kwargs:
-        kwargs = {k: v._plain_value() if isinstance(v, Tracer) else v for k, v in kwargs.items()}
-    if _highest(kwargs, _highest(args, None)) is not None:
-        return bind_call(func, qualname(func), args, kwargs,
-                         f"no {{kind}} rule for {qualname(func)}")
-    return func(*args, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------

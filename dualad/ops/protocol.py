@@ -13,7 +13,8 @@ import sys
 
 import numpy as np
 
-from .core import FUNCTION_RULES, UFUNC_RULES, Tracer, bind_call, qualname, shape_of
+from .calls import bind_call
+from .core import FUNCTION_RULES, UFUNC_RULES, Tracer, qualname, shape_of
 from .products import matmul_p
 from .shape import astype, getitem_p, index_add, normalize_index
 

@@ -13,7 +13,8 @@ import operator
 
 import numpy as np
 
-from .core import (Primitive, Tracer, align, call_plain, implements, linear, ndim_of,
+from .calls import call_plain
+from .core import (Primitive, Tracer, align, implements, linear, ndim_of,
                    normalize_axis as _axis, shape_of, sum_to)
 
 __all__ = ["reshape_p", "transpose_p", "broadcast_to_p", "getitem_p", "index_add_p",
