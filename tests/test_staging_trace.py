@@ -368,3 +368,17 @@ def test_a_sweep_inside_the_function_has_the_line_that_started_it():
     assert len(lines) > 3 and set(lines[3:]) == {f"{here}:{start + 3}"}
     x = np.array([0.5, -1.0, 2.0])
     np.testing.assert_allclose(prog(x), np.sin(x) + x * np.cos(x), rtol=1e-15)
+
+
+def test_ufunc_methods_are_spelled_and_saved(tmp_path):
+    def f(x):
+        return np.add.reduce(x) + np.maximum.accumulate(x)
+
+    prog = ad.trace(f, np.ones(4))
+    assert "np.add.reduce(x1)" in prog.source and "np.maximum.accumulate(x1)" in prog.source
+    prog.save(tmp_path / "methods.py")
+    x = np.array([3.0, -1.0, 4.0, 1.0])
+    np.save(tmp_path / "x.npy", x)
+    _run_isolated(tmp_path, "import sys; sys.path.insert(0, '.')\nimport numpy as np, methods\n"
+                            "np.save('y.npy', methods.run(np.load('x.npy')))\n")
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), f(x))
