@@ -79,23 +79,25 @@ def _flatten(x, leaves):
 
 def tree_unflatten(treedef, leaves):
     """Rebuild the pytree of ``treedef`` from ``leaves`` (an iterable, consumed in order)."""
-    it = iter(leaves)
+    return _unflatten(treedef, iter(leaves))
 
-    def go(td):
-        if td.kind == "leaf":
-            return next(it)
-        if td.kind == "none":
-            return None
-        kids = [go(c) for c in td.children]
-        if td.kind == "dict":
-            return dict(zip(td.meta, kids))
-        if td.kind == "list":
-            return kids
-        if td.kind == "tuple":
-            return tuple(kids)
-        return td.kind(*kids)  # a namedtuple type
 
-    return go(treedef)
+def _unflatten(td, it):
+    # (a module-level function: a nested one calling itself is a reference cycle, which would
+    # keep the leaves, often large arrays, alive until the cyclic collector runs)
+    kind = td.kind
+    if kind == "leaf":
+        return next(it)
+    if kind == "none":
+        return None
+    kids = [_unflatten(c, it) for c in td.children]
+    if kind == "dict":
+        return dict(zip(td.meta, kids))
+    if kind == "list":
+        return kids
+    if kind == "tuple":
+        return tuple(kids)
+    return kind(*kids)  # a namedtuple type
 
 
 def tree_map(f, tree, *rest):

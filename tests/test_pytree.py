@@ -1,4 +1,6 @@
 """dualad.pytree: flattening order, rebuilt containers, and the argument fast paths."""
+import gc
+import weakref
 from collections import namedtuple
 
 import numpy as np
@@ -45,3 +47,22 @@ def test_grad_of_a_tuple_argnums_returns_a_tuple_in_both_modes():
         ga, gb = ad.grad(f, argnums=(0, 1), mode=mode)(a, b)
         np.testing.assert_allclose(ga, 2 * s * b, rtol=1e-15)
         np.testing.assert_allclose(gb, 2 * s * a, rtol=1e-15)
+
+
+def test_unflatten_keeps_no_leaf_alive():
+    # a rebuilt tree holds its leaves only through itself: dropping it frees them at once,
+    # without waiting for the cyclic collector (large results would pile up in memory)
+    class Leaf:
+        pass
+
+    _, td = tree_flatten({"a": (1.0, [2.0]), "b": 3.0})
+    gc.disable()
+    try:
+        leaf = Leaf()
+        ref = weakref.ref(leaf)
+        tree = tree_unflatten(td, [leaf, 2.0, 3.0])
+        assert tree["a"][0] is leaf
+        del tree, leaf
+        assert ref() is None
+    finally:
+        gc.enable()

@@ -144,14 +144,22 @@ def test_transforms_under_jit(name):
     assert jf.traces == 1
 
 
-@pytest.mark.parametrize("name", ["f", "grad", "jacrev"])
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
 def test_check_grads_through_jitted_programs(name):
-    # warmed up, the jitted function replays its program on the derivative tracers
-    jf = ad.jit(TRANSFORMS[name])
+    # warmed up, the jitted function replays its program on the derivative tracers (every
+    # transform: issue 14's "tested under jit against check_grads")
+    calls = []
+
+    def fn(x):
+        calls.append(type(x).__name__)
+        return TRANSFORMS[name](x)
+
+    jf = ad.jit(fn)
     x = RNG.standard_normal(4)
     jf(x)
     ad.check_grads(jf, (x,))
     assert jf.traces == 1
+    assert calls == ["Staged"]  # the checked derivatives are the program's, not f run again
 
 
 def test_nn_functional_loss_with_parameters_as_arguments():
@@ -234,3 +242,24 @@ def test_under_an_enclosing_transform_with_int_guards():
     # runs eagerly under the transform
     assert ad.grad(js)(2.5) == pytest.approx(2 * 2.5 * 2)
     assert ad.grad(js)(3.5) == pytest.approx(2 * 3.5 * 3)
+
+
+def test_a_hit_on_float64_arrays_runs_the_compiled_program_directly(monkeypatch):
+    # no argument needs converting: the cache hit skips Program.replay (a float64 dtype
+    # compares equal to float, which once sent every float64 signature the slow way)
+    from dualad.staging import Program
+
+    jf = ad.jit(lambda a, b: (a * b, {"s": a + b}))
+    x, y = np.ones(3), np.arange(3.0)
+    jf(x, y)
+    jf(2.0, 3.0)
+    replays = []
+    real = Program.replay
+    monkeypatch.setattr(Program, "replay", lambda self, leaves: replays.append(1) or
+                        real(self, leaves))
+    p, d = jf(x * 2, y)
+    np.testing.assert_array_equal(p, 2 * y)
+    np.testing.assert_array_equal(d["s"], 2 + y)
+    assert replays == []
+    assert jf(4.0, 0.5) == (2.0, {"s": 4.5}) and replays == [1]  # floats become np.float64
+    assert jf.traces == 2

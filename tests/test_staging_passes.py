@@ -227,3 +227,72 @@ def test_reuse_buffers_never_writes_under_a_live_view():
         np.testing.assert_array_equal(got, want)
     for got, want in zip(ad.jit(f)(x), ref):
         np.testing.assert_array_equal(got, want)
+
+
+def _same_program(a, b):
+    (ea, oa), (eb, ob) = a, b
+    assert [repr(e) for e in ea] == [repr(e) for e in eb]
+    assert [e.kwargs for e in ea] == [e.kwargs for e in eb]
+    assert [repr(o) for o in oa] == [repr(o) for o in ob]
+
+
+@pytest.mark.parametrize("which", ["hessian", "jacrev", "nn_grad"])
+def test_one_walk_equals_the_passes_one_after_another(which):
+    # optimize runs simplify, fold_reshapes and cse as rules of one walk: the same program as
+    # running the three passes in turn
+    import nn.functional as F
+    A = np.random.default_rng(2).standard_normal((3, 4))
+    fns = {
+        "hessian": (ad.hessian(lambda x: ad.logsumexp(A @ x) + np.sum(np.sin(x) ** 2)),
+                    (np.ones(4),)),
+        "jacrev": (ad.jacrev(lambda x: np.tanh(A @ x) * x[:3] * 1.0 + 0.0), (np.ones(4),)),
+        "nn_grad": (ad.grad(lambda w, x: F.cross_entropy(F.linear(F.relu(x), w), [1, 0, 2]),
+                            argnums=(0, 1)), (A, np.ones((3, 4)))),
+    }
+    fn, args = fns[which]
+    raw = ad.trace(fn, *args, optimize=False)
+    eqs, outs = raw.equations, raw.outputs
+    fused = optimize(eqs, outs)
+    one_by_one = (eqs, outs)
+    for p in (simplify, fold_reshapes, cse, dce):
+        one_by_one = p(*one_by_one)
+    from dualad.staging.passes import reuse_buffers
+    _same_program(fused, reuse_buffers(*one_by_one))
+    assert len(fused[0]) < len(eqs)
+
+
+def test_recorded_inputs_are_what_the_equation_reads():
+    # the tracer's fast path notes each equation's variables as it records it: the same list
+    # Equation.inputs finds by looking through the arguments
+    from dualad.staging.tracer import Equation
+
+    def f(x, y):
+        z = np.concatenate([x, y * 2.0]) + x[0]
+        return np.sum(z * np.arange(6.0)) + np.where(x > 0, y, 1.0)[1] - 3.0 * x[2] ** 2
+
+    from dualad.ops import Primitive
+    scaled = Primitive("user.scaled", lambda x, pair: x * pair[0] + pair[1], nondiff=True)
+
+    prog = ad.trace(ad.grad(f), np.ones(3), np.arange(3.0), optimize=False)
+    # a variable inside a container argument
+    both = ad.trace(lambda x, y: scaled.bind(x, (y, 1.0)), np.ones(2), 2.0, optimize=False)
+    np.testing.assert_array_equal(both(np.full(2, 2.0), 3.0), [7.0, 7.0])  # x read anew
+    assert both.equations[0].inputs == both.inputs
+    for eq in prog.equations + both.equations:
+        fresh = Equation(eq.prim, eq.args, eq.kwargs, eq.outs, None, eq.multi)
+        assert eq.inputs == fresh.inputs, eq
+
+
+def test_cse_keys_tell_unequal_literals_apart():
+    # equal Python values that are different arguments (0.0 and -0.0, 1, True and 1.0, a list
+    # and a tuple) never share a key; equal ones do
+    from dualad.staging.passes import _key
+    values = [(1, 2), [1, 2], (1.0, 2), ((1, 2),), [(1, 2)], {"a": (1, 2)}, {"a": [1, 2]},
+              0.0, -0.0, (0.0,), (-0.0,), 1, True, 1.0, None, "x", (), [], np.float64(1.0)]
+    keys = [_key(v) for v in values]
+    for i in range(len(keys)):
+        hash(keys[i])
+        for j in range(i + 1, len(keys)):
+            assert keys[i] != keys[j], (values[i], values[j])
+    assert _key({"b": 1, "a": (2, 3)}) == _key({"a": (2, 3), "b": 1})
+    assert _key([1, 2]) == _key([1, 2]) and _key(-0.0) == _key(-0.0)

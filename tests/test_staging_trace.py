@@ -318,3 +318,67 @@ def test_in_place_writes_stay_single_assignment():
     np.testing.assert_array_equal(prog(x), [5.0, 3.0, 6.0])
     g = ad.grad(lambda v: np.sum(f(v) ** 2))
     np.testing.assert_array_equal(ad.trace(g, np.ones(3))(x), g(x))
+
+
+def test_constants_changed_while_tracing_keep_their_captured_value():
+    # an array read by a primitive and then written in place while tracing: the program keeps
+    # the value it was read with; one left alone (NaNs included) stays the array itself, read
+    # anew at replay
+    acc = np.array([1.0, 2.0])
+    same = np.array([np.nan, 3.0])
+
+    def f(x):
+        y = x * acc + same
+        acc[:] = 0.0  # after the read: the traced value was [1, 2]
+        return y
+
+    prog = ad.trace(f, np.ones(2))
+    acc[:] = [5.0, 6.0]
+    np.testing.assert_array_equal(prog(np.ones(2)), [np.nan, 5.0])
+    same[1] = 10.0
+    np.testing.assert_array_equal(prog(np.ones(2)), [np.nan, 12.0])
+
+
+def test_backward_equations_get_no_line_of_the_trace_call():
+    # the forward equations carry the traced function's lines; the sweep's equations have no
+    # user frame inside the traced function (not the line that called ad.trace)
+    prog = ad.trace(ad.grad(seed_f, argnums=(0, 1)), 2.0, 5.0, optimize=False)
+    lines = [eq.line for eq in prog.equations]
+    here = "test_staging_trace.py"
+    assert lines[0] is not None and here in lines[0]
+    src_line = seed_f.__code__.co_firstlineno + 1
+    assert all(ln is None or ln == f"{here}:{src_line}" for ln in lines)
+    assert None in lines
+
+
+def test_a_sweep_inside_the_function_has_the_line_that_started_it():
+    import reverse as rv
+
+    def f(x):
+        t = rv.Tensor(x, requires_grad=True)
+        y = np.sum(np.sin(t) * t)
+        y.backward()  # the sweep's equations: this line
+        return t.grad
+
+    prog = ad.trace(f, np.ones(3), optimize=False)
+    start = f.__code__.co_firstlineno
+    lines = [eq.line for eq in prog.equations]
+    here = "test_staging_trace.py"
+    assert lines[:3] == [f"{here}:{start + 2}"] * 3  # sin, multiply, sum
+    assert len(lines) > 3 and set(lines[3:]) == {f"{here}:{start + 3}"}
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(prog(x), np.sin(x) + x * np.cos(x), rtol=1e-15)
+
+
+def test_ufunc_methods_are_spelled_and_saved(tmp_path):
+    def f(x):
+        return np.add.reduce(x) + np.maximum.accumulate(x)
+
+    prog = ad.trace(f, np.ones(4))
+    assert "np.add.reduce(x1)" in prog.source and "np.maximum.accumulate(x1)" in prog.source
+    prog.save(tmp_path / "methods.py")
+    x = np.array([3.0, -1.0, 4.0, 1.0])
+    np.save(tmp_path / "x.npy", x)
+    _run_isolated(tmp_path, "import sys; sys.path.insert(0, '.')\nimport numpy as np, methods\n"
+                            "np.save('y.npy', methods.run(np.load('x.npy')))\n")
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), f(x))

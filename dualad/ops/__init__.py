@@ -21,6 +21,7 @@ module                        what it holds
 :mod:`~.scipy_stats`,         rules for SciPy's Python-level functions (distributions,
 :mod:`~.scipy_linalg`         ``scipy.linalg``, ``scipy.signal``)
 :mod:`~.scipy_support`        routes those SciPy functions, called on traced values, to them
+:mod:`~.calls`                callables outside the table: the highest tracer decides
 ============================  =====================================================
 
 This package imports nothing else of the project.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .calls import call_plain
 from .core import (FUNCTION_RULES, UFUNC_RULES, Primitive, Tracer, implements, nondiff,
                    plain_array as _plain, qualname)
 
@@ -125,7 +126,7 @@ def _imag(val):
 @implements(np.angle)
 def _angle(z, deg=False):
     if not _is_complex(z):
-        return np.angle(_plain(z), deg=deg)  # 0 or π: piecewise constant
+        return call_plain(np.angle, z, deg=deg)  # 0 or π: piecewise constant
     return angle_p.bind(z, deg=bool(deg))
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import itertools
 import operator
+import os
 import sys
 import weakref
 
@@ -47,6 +48,7 @@ __all__ = [
 # NumPy's module defines __getattr__, so CPython 3.11 cannot specialize ``np.X`` lookups
 # (each costs a dict search, ~45 ns): the hot paths below use module-level names.
 _ndarray = np.ndarray
+_GENERATED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "<generated rule>")
 
 # ---------------------------------------------------------------------------------------------
 # registries: NumPy callable -> how a tracer handles it
@@ -179,6 +181,14 @@ class Tracer:
     def _plain_value(self):  # pragma: no cover - abstract
         """The underlying plain array, every level of tracing stripped (for non-derivative use)."""
         raise NotImplementedError
+
+    def _process_call(self, func, name, args, kwargs, why):
+        """``func(*args, **kwargs)``, a NumPy callable without an op-table entry (or a use of
+        one its entry does not take), this tracer being the highest level among the arguments
+        (:func:`dualad.ops.calls.bind_call`). A derivative needs a rule: ``TypeError(why)``, ``{kind}`` in it
+        naming this tracer's rule kind. (The staging tracer needs none: it records the call.)
+        """
+        raise TypeError(why.format(kind=self._rule_kind))
 
 
 class _ZeroDerivative:
@@ -528,7 +538,9 @@ def _plain_vjp(parts):
         lines += [f"        {b}" for b in body]
     lines += [f"    {b}" for b in branches[0][1]]
     source = "\n".join(lines)
-    exec(source, env)  # noqa: S102  (source built above from fixed pieces)
+    # (compiled as a file of this package: a staged program's line comments name the user's
+    # code, and frames of generated rules must read as the library's, not as a "<string>")
+    exec(compile(source, _GENERATED, "exec"), env)  # noqa: S102  (built from fixed pieces)
     env["vjp_plain"].source = source  # (what was generated, for a reader or a debugger)
     return env["vjp_plain"]
 

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from .calls import bind_call
 from .core import FUNCTION_RULES, UFUNC_RULES, Tracer, qualname, shape_of
 from .products import matmul_p
 from .shape import astype, getitem_p, index_add, normalize_index
@@ -71,6 +72,7 @@ _mul = UFUNC_RULES[np.multiply]
 _div = UFUNC_RULES[np.divide]
 _pow = UFUNC_RULES[np.power]
 _neg = UFUNC_RULES[np.negative]
+_invert = UFUNC_RULES[np.invert]
 
 
 def _binary(prim):
@@ -123,24 +125,31 @@ class ArrayProtocol(Tracer):
     __hash__ = None  # == is elementwise, as for ndarrays
 
     # -- NumPy protocols ------------------------------------------------------------------------
+    # Every call ends in Primitive.bind, or, for a callable outside the table (or a use of an
+    # entry its rules do not take), in bind_call: the highest-level tracer among the arguments
+    # decides in both, so a tracer type only says how it processes one (_process, and
+    # _process_call, which raises for derivative tracers).
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if not kwargs and method == "__call__":  # np.log(x): the common case, checked first
             prim = _ufunc_rule(ufunc)
             if prim is not None:
                 return prim.bind(*inputs)
+        name = qualname(ufunc)
+        if method == "at" or kwargs.get("out") is not None:
+            what = ".at, an in-place update," if method == "at" else ": out="
+            raise TypeError(f"{name}{what} is not supported on traced arrays (they are "
+                            f"immutable); assign the result instead")
         if method != "__call__":
-            raise TypeError(f"no {self._rule_kind} rule for {qualname(ufunc)}.{method} "
-                            f"(use the matching function, e.g. np.sum for np.add.reduce)")
-        if kwargs.get("out") is not None:
-            raise TypeError(f"{qualname(ufunc)}: out= is not supported on traced arrays "
-                            f"(they are immutable); assign the result instead")
-        for k in ("where", "casting", "order", "subok", "signature", "axes", "axis"):
-            if k in kwargs and k not in ("casting", "order", "subok"):
-                raise TypeError(f"{qualname(ufunc)}: the {k}= argument is not supported on "
-                                f"traced arrays")
+            name = f"{name}.{method}"
+            return bind_call(getattr(ufunc, method), name, inputs, kwargs,
+                             f"no {{kind}} rule for {name} (use the matching function, e.g. "
+                             f"np.sum for np.add.reduce)")
+        bad = [k for k in ("where", "signature", "axes", "axis") if k in kwargs]
         prim = UFUNC_RULES.get(ufunc)
-        if prim is None:
-            raise TypeError(f"no {self._rule_kind} rule for {qualname(ufunc)}{_NEXT_STEP}")
+        if prim is None or bad:
+            why = (f"{name}: the {bad[0]}= argument is not supported on traced arrays" if bad
+                   else f"no {{kind}} rule for {name}{_NEXT_STEP}")
+            return bind_call(ufunc, name, inputs, kwargs, why)
         out = prim.bind(*inputs)
         dtype = kwargs.get("dtype")
         return out if dtype is None else out.astype(dtype)
@@ -148,7 +157,8 @@ class ArrayProtocol(Tracer):
     def __array_function__(self, func, types, args, kwargs):
         front = _function_rule(func)
         if front is None:
-            raise TypeError(f"no {self._rule_kind} rule for {qualname(func)}{_NEXT_STEP}")
+            name = qualname(func)
+            return bind_call(func, name, args, kwargs, f"no {{kind}} rule for {name}{_NEXT_STEP}")
         return front(*args, **kwargs)
 
     def __array__(self, dtype=None, copy=None):
@@ -239,6 +249,16 @@ class ArrayProtocol(Tracer):
     __truediv__, __rtruediv__ = _binary(_div)
     __pow__, __rpow__ = _binary(_pow)
     __matmul__, __rmatmul__ = _binary(matmul_p)
+
+    # integer and boolean operators (masks combined with & | ~): zero-derivative entries
+    __and__, __rand__ = _binary(UFUNC_RULES[np.bitwise_and])
+    __or__, __ror__ = _binary(UFUNC_RULES[np.bitwise_or])
+    __xor__, __rxor__ = _binary(UFUNC_RULES[np.bitwise_xor])
+    __lshift__, __rlshift__ = _binary(UFUNC_RULES[np.left_shift])
+    __rshift__, __rrshift__ = _binary(UFUNC_RULES[np.right_shift])
+
+    def __invert__(self):
+        return _invert.bind(self)
 
     def __neg__(self):
         return _neg.bind(self)

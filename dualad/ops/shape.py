@@ -13,6 +13,7 @@ import operator
 
 import numpy as np
 
+from .calls import call_plain
 from .core import (Primitive, Tracer, align, implements, linear, ndim_of,
                    normalize_axis as _axis, shape_of, sum_to)
 
@@ -586,8 +587,7 @@ implements(np.size)(lambda a, axis=None: int(np.prod(shape_of(a))) if axis is No
 def _constant_front(numpy_function):
     """Fronts for functions whose result does not depend differentiably on traced inputs."""
     def front(*args, **kwargs):
-        return numpy_function(*(plain(a) for a in args),
-                              **{k: plain(v) for k, v in kwargs.items()})
+        return call_plain(numpy_function, *args, **kwargs)
     front.__name__ = numpy_function.__name__
     return front
 

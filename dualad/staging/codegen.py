@@ -244,7 +244,11 @@ def _resolves(spelled, obj):
             base = getattr(base, part)
     except AttributeError:
         return False
-    return base is obj
+    # (a ufunc's method, np.add.reduce, is a new bound object at each lookup: equal, not same)
+    return base is obj or type(obj) is _BUILTIN_METHOD and base == obj
+
+
+_BUILTIN_METHOD = type(np.add.reduce)
 
 
 def _guard_source(eq, names, k):

@@ -111,7 +111,9 @@ class Jitted:
         fk = None if self.static_argnums not in ((), None) else self._fast_key(args)
         if fk is not None:
             if len(progs) == 1 and not prog.has_guards:
-                self._fast[fk] = (prog, float not in fk)
+                # (no Python float to convert; `float in fk` would be True for a float64 dtype,
+                # which compares equal to float)
+                self._fast[fk] = (prog, not any(k is float for k in fk))
             else:
                 self._fast.pop(fk, None)
         return out

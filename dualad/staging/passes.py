@@ -3,6 +3,12 @@
 Each pass takes ``(equations, outputs)`` and returns a new pair (``outputs`` is the flat list of
 output leaves: :class:`Var`, :class:`Const` or literals); none mutates its input. Guards are
 kept by every pass, in order: they are the program's only side effect.
+
+The forward rewrites (``simplify``, ``fold_reshapes``, ``cse``) are each one *rule* applied to
+every equation in order (:func:`_walk`); :func:`optimize` runs consecutive ones in a single
+walk, each equation going through the rules one after the other. That is the result of the
+passes run one after another (a rule only reads the equation and what came before it), for a
+third of the cost: tracing a long program spent as much time in the passes as in the trace.
 """
 from __future__ import annotations
 
@@ -35,13 +41,44 @@ def substitute(eq, mapping):
     """``eq`` reading ``mapping[v]`` wherever it read the variable ``v``."""
     if not mapping:
         return eq
-    for v in eq.inputs:
+    ins = eq._ins
+    for v in (ins if ins is not None else eq.inputs):
         if v in mapping:
             break
     else:
         return eq
     return Equation(eq.prim, _sub(eq.args, mapping), _sub(eq.kwargs, mapping), eq.outs,
                     eq._line, eq.multi)
+
+
+def _walk(equations, outputs, rules):
+    """Apply ``rules`` to every equation, its inputs renamed after the earlier equations that
+    were dropped. A rule returns the equation to keep (itself or a rewrite of it, which the next
+    rule gets), or, to drop it, the values its results are (aligned with ``eq.outs``)."""
+    mapping = {}
+    kept = []
+    for eq in equations:
+        if mapping:
+            eq = substitute(eq, mapping)
+        for rule in rules:
+            r = rule(eq)
+            if r.__class__ is not Equation:
+                for o, v in zip(eq.outs, r):
+                    mapping[o] = v
+                break
+            eq = r
+        else:
+            kept.append(eq)
+    return kept, [_sub(o, mapping) for o in outputs]
+
+
+def _forward(rule_factory):
+    """The pass of one rule (``rule_factory()`` makes it, with its own state): the pass keeps
+    the factory as ``.rule``, for :func:`optimize` to walk several rules at once."""
+    def run(equations, outputs):
+        return _walk(equations, outputs, (rule_factory(),))
+    run.rule = rule_factory
+    return run
 
 
 def dce(equations, outputs):
@@ -53,7 +90,8 @@ def dce(equations, outputs):
         if (outs[0] in live if len(outs) == 1 else
                 eq.prim is GUARD or any(o in live for o in outs)):
             kept.append(eq)
-            live.update(eq.inputs)
+            ins = eq._ins
+            live.update(ins if ins is not None else eq.inputs)
     kept.reverse()
     return kept, list(outputs)
 
@@ -61,12 +99,19 @@ def dce(equations, outputs):
 def _key(x):
     """A hashable key for an argument (variables and arrays by identity), or raise TypeError."""
     t = type(x)
+    if t is float and x != 0.0:
+        return (float, x)
+    if t is int or t is bool or t is str or x is None:  # (shapes, axes, flags: most keywords)
+        return (t, x)
     if t is Var or t is Const:
         return (t.__name__, x.id)
     if t is tuple or t is list:
-        return (t.__name__,) + tuple(_key(o) for o in x)
+        for o in x:
+            if type(o) is not int:
+                return (t.__name__,) + tuple([_key(o) for o in x])
+        return (t, x if t is tuple else tuple(x))  # a shape or axes: hashable as it is
     if t is dict:
-        return ("dict",) + tuple((k, _key(v)) for k, v in sorted(x.items()))
+        return ("dict",) + tuple([(k, _key(x[k])) for k in sorted(x)])
     if t is slice:
         return ("slice", _key(x.start), _key(x.stop), _key(x.step))
     if t is np.ndarray:
@@ -78,12 +123,13 @@ def _key(x):
 
 
 def _args_key(args):
-    """:func:`_key` of a positional argument tuple, with its commonest entries inline."""
+    """:func:`_key` of a positional argument tuple, with its commonest entries inline
+    (a variable by itself: it hashes by identity, and no literal is a Var)."""
     out = []
     for a in args:
         t = type(a)
         if t is Var:
-            out.append(a.id)
+            out.append(a)
         elif t is float and a != 0.0:
             out.append((float, a))
         else:
@@ -91,52 +137,55 @@ def _args_key(args):
     return tuple(out)
 
 
-def _pure(prim):
-    return type(prim) is not Call or "random" not in prim.name
-
-
-def cse(equations, outputs):
-    """Common subexpression elimination: an equation repeating an earlier one (same primitive,
-    same arguments) is dropped and its results renamed to the earlier results."""
+def _cse_rule():
     seen = {}
-    mapping = {}
-    kept = []
-    for eq in equations:
-        eq = substitute(eq, mapping)
-        if not _pure(eq.prim):
-            kept.append(eq)
-            continue
-        if eq.prim is GUARD:  # a check repeated on the same value holds if the first did
+
+    def rule(eq):
+        prim = eq.prim
+        if prim is GUARD:  # a check repeated on the same value holds if the first did
             try:
                 key = ("guard", eq.args[0].id, eq.kwargs["kind"], _key(eq.kwargs["value"]))
-                hash(key)
+                first = seen.setdefault(key, eq)
             except TypeError:
-                kept.append(eq)
-                continue
-            if key not in seen:
-                seen[key] = eq
-                kept.append(eq)
-            continue
+                return eq
+            return eq if first is eq else ()  # (a guard has no results to rename)
+        if prim.__class__ is Call:
+            if "random" in prim.name:  # a draw repeated is another draw
+                return eq
+            prim = prim.impl  # (a Call is made per call: the function says which)
+        args = eq.args
         try:
-            key = (id(eq.prim) if type(eq.prim) is not Call else eq.prim.impl,
-                   _args_key(eq.args), _key(eq.kwargs) if eq.kwargs else None)
-            hash(key)
-        except TypeError:
-            kept.append(eq)
-            continue
-        prev = seen.get(key)
+            if len(args) == 2 and not eq.kwargs:  # (the commonest key, spelled out)
+                a, b = args
+                key = (prim, (a if a.__class__ is Var else _key(a),
+                              b if b.__class__ is Var else _key(b)), None)
+            else:
+                key = (prim, _args_key(args), _key(eq.kwargs) if eq.kwargs else None)
+            prev = seen.get(key)
+        except TypeError:  # an unhashable argument: never merged
+            return eq
         if prev is not None:
-            mapping.update(zip(eq.outs, prev.outs))
-            continue
+            return prev.outs
         seen[key] = eq
-        kept.append(eq)
-    return kept, [_sub(o, mapping) for o in outputs]
+        return eq
+    return rule
+
+
+cse = _forward(_cse_rule)
+cse.__name__ = "cse"
+cse.__doc__ = """Common subexpression elimination: an equation repeating an earlier one (same
+primitive, same arguments) is dropped and its results renamed to the earlier results."""
 
 
 def _is_scalar(x, value):
     """Whether ``x`` is a literal scalar (or a read-only size-1 constant) equal to ``value``.
     Writable constants may be the user's arrays, read anew at each replay: not folded."""
-    if type(x) is Const:
+    t = type(x)
+    if t is Var:  # (most arguments: answered first)
+        return False
+    if t is float or t is int or t is _float64:
+        return x == value
+    if t is Const:
         v = x.value
         return not v.flags.writeable and v.size == 1 and v.ndim == 0 and v == value
     if type(x) in (int, float) or isinstance(x, np.generic) and x.dtype.kind in "biuf":
@@ -144,6 +193,7 @@ def _is_scalar(x, value):
     return False
 
 
+_float64 = np.float64
 _SIMPLIFIED = frozenset({"numpy.multiply", "numpy.add", "numpy.subtract", "numpy.divide",
                          "numpy.power", "numpy.reshape", "numpy.broadcast_to", "numpy.transpose",
                          "numpy.sum", "numpy.ndarray.astype", "numpy.positive"})
@@ -191,20 +241,42 @@ def _identity_of(eq):
     return None
 
 
-def simplify(equations, outputs):
-    """Drop multiplications and divisions by 1, additions and subtractions of 0, and reshapes,
-    broadcasts, transposes and casts that leave their argument as it is (same shape, dtype);
-    a multiplication by -1 becomes a negation."""
-    mapping = {}
-    kept = []
-    for eq in equations:
-        eq = substitute(eq, mapping)
-        same = _identity_of(eq)
-        if same is not None:
-            mapping[eq.outs[0]] = same
-            continue
-        kept.append(_negation_of(eq) or eq)
-    return kept, [_sub(o, mapping) for o in outputs]
+#: binary ops with an identity element: the element, and whether it may be the left operand
+_UNITS = {"numpy.multiply": (1, True), "numpy.add": (0, True), "numpy.subtract": (0, False),
+          "numpy.divide": (1, False), "numpy.power": (1, False)}
+
+
+def _simplify_eq(eq):
+    args = eq.args
+    if len(args) == 2 and not eq.kwargs:  # (most equations: decided here, cheaply)
+        a, b = args
+        va, vb = a.__class__ is Var, b.__class__ is Var
+        if va and vb:
+            return eq  # no literal to fold
+        unit = _UNITS.get(eq.prim.name)
+        if unit is None or eq.prim.__class__ is Call or eq.multi:
+            return eq
+        value, left = unit
+        cand = a if not vb and _is_scalar(b, value) else \
+            (b if left and not va and _is_scalar(a, value) else None)
+        if cand is not None and cand.__class__ is Var:
+            out = eq.outs[0]
+            if tuple(cand.shape) == tuple(out.shape) and cand.dtype == out.dtype:
+                return (cand,)
+        return _negation_of(eq) or eq if value == 1 and left else eq
+    same = _identity_of(eq)
+    if same is not None:
+        return (same,)
+    if eq.prim.name == "numpy.multiply":
+        return _negation_of(eq) or eq
+    return eq
+
+
+simplify = _forward(lambda: _simplify_eq)
+simplify.__name__ = "simplify"
+simplify.__doc__ = """Drop multiplications and divisions by 1, additions and subtractions of 0,
+and reshapes, broadcasts, transposes and casts that leave their argument as it is (same shape,
+dtype); a multiplication by -1 becomes a negation."""
 
 
 def _negation_of(eq):
@@ -224,8 +296,9 @@ def _reshape_source(eq, producers):
     ``None``, full slices and ``0`` on length-1 axes: the same elements in the same order),
     following such reshapes back through ``producers``; else ``None``."""
     name = eq.prim.name
-    if eq.multi or type(eq.prim) is Call or len(eq.args) != 1 or type(eq.args[0]) is not Var:
-        return None
+    if name != "numpy.reshape" and name != "numpy.ndarray.__getitem__" or eq.multi or \
+            type(eq.prim) is Call or len(eq.args) != 1 or type(eq.args[0]) is not Var:
+        return None  # (guards too)
     src = eq.args[0]
     if name == "numpy.reshape":
         pass
@@ -253,29 +326,29 @@ def _reshape_source(eq, producers):
     return src, shape
 
 
-def fold_reshapes(equations, outputs):
-    """Chains of reshapes (``x[None]``, ``reshape``, ``y[0]`` of a length-1 axis: the lane axis
-    of one direction added and removed) become one reshape of the first argument, or nothing
-    when the shape comes back to that argument's own."""
-    mapping = {}
+def _fold_rule():
     producers = {}  # var -> the var it is a reshape of
-    kept = []
-    for eq in equations:
-        eq = substitute(eq, mapping)
-        found = _reshape_source(eq, producers) if eq.prim is not GUARD else None
+
+    def rule(eq):
+        found = _reshape_source(eq, producers)
         if found is None:
-            kept.append(eq)
-            continue
+            return eq
         src, shape = found
         out = eq.outs[0]
         if tuple(src.shape) == shape and src.dtype == out.dtype:
-            mapping[out] = src
-            continue
+            return (src,)
         producers[out] = src
         if eq.prim.name != "numpy.reshape" or eq.args[0] is not src:
             eq = Equation(reshape_p, (src,), {"shape": shape}, eq.outs, eq._line, False)
-        kept.append(eq)
-    return kept, [_sub(o, mapping) for o in outputs]
+        return eq
+    return rule
+
+
+fold_reshapes = _forward(_fold_rule)
+fold_reshapes.__name__ = "fold_reshapes"
+fold_reshapes.__doc__ = """Chains of reshapes (``x[None]``, ``reshape``, ``y[0]`` of a length-1
+axis: the lane axis of one direction added and removed) become one reshape of the first
+argument, or nothing when the shape comes back to that argument's own."""
 
 
 class Into:
@@ -361,6 +434,13 @@ def reuse_buffers(equations, outputs):
 
     Never into an array a live view still reads: a reshape, transpose or index of the buffer
     read later (or in the same op) keeps it from being written."""
+    for eq in equations:  # (most programs have no large elementwise result: found out first)
+        s = eq.outs[0].shape if eq.outs else ()
+        if s and math.prod(s) >= REUSE_MIN_SIZE and not eq.multi and not eq.kwargs and \
+                _ufunc_of(eq.prim) is not None:
+            break
+    else:
+        return list(equations), list(outputs)
     ufuncs = [None if eq.prim is GUARD or eq.multi or eq.kwargs else _ufunc_of(eq.prim)
               for eq in equations]
     big = [u is not None and bool(eq.outs[0].shape) and
@@ -403,7 +483,18 @@ PASSES = (simplify, fold_reshapes, cse, dce, reuse_buffers)
 
 def optimize(equations, outputs, passes=PASSES):
     """Run ``passes`` in order (by default: simplify, fold reshapes, CSE, dead code, then
-    reuse of dead buffers)."""
-    for p in passes:
-        equations, outputs = p(equations, outputs)
+    reuse of dead buffers); consecutive forward rewrites share one walk (see the module doc).
+    """
+    passes = tuple(passes)
+    k = 0
+    while k < len(passes):
+        rules = []
+        while k < len(passes) and getattr(passes[k], "rule", None) is not None:
+            rules.append(passes[k].rule())
+            k += 1
+        if rules:
+            equations, outputs = _walk(equations, outputs, rules)
+        else:
+            equations, outputs = passes[k](equations, outputs)
+            k += 1
     return equations, outputs

@@ -9,6 +9,7 @@ import io
 import itertools
 import linecache
 import operator
+import sys
 
 import numpy as np
 import scipy.special as sps
@@ -142,9 +143,12 @@ def _trace_body(f, args, static, key, leaves, optimize, lines):
     dyn = iter(tree_unflatten(td, staged))
     call_args = [args[i] if i in static else next(dyn) for i in range(len(args))]
     _STACK.append(t)
+    t.entry = sys._getframe()
     try:
         out = f(*call_args)
     finally:
+        t.entry = None  # (the frames hold t: cycles)
+        t.line_memo.clear()
         _STACK.pop()
         t.finish()
     o_leaves, o_def = tree_flatten(out)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..ops import ArrayProtocol, Tracer
 from ..ops.protocol import fit_inplace_result
-from ..ops.core import FUNCTION_RULES, LIVE_LEVELS, UFUNC_RULES, qualname
+from ..ops.core import LIVE_LEVELS, UFUNC_RULES
 
 __all__ = ["Staged", "Trace", "Var", "Const", "Call", "Equation", "GUARD", "STAGING_LEVEL",
            "active_trace", "last_uses"]
@@ -33,7 +33,6 @@ LIVE_LEVELS[STAGING_LEVEL] = "ad.trace"
 #: constants up to this many elements are checked for in-place changes during the trace
 SNAPSHOT_MAX_SIZE = 1 << 14
 
-_IN_FRONT: list = []  # NumPy functions whose op-table front is running on staged values
 _STACK: list = []  # the active trace (one at a time: a nested jit is inlined)
 
 # frames in these directories are the library's (and NumPy's), not the user's line
@@ -110,8 +109,8 @@ class Equation:
 
     __slots__ = ("prim", "args", "kwargs", "outs", "_line", "multi", "_ins")
 
-    def __init__(self, prim, args, kwargs, outs, line, multi):
-        self._ins = None
+    def __init__(self, prim, args, kwargs, outs, line, multi, ins=None):
+        self._ins = ins  # (the Vars read, if the maker knows them; else found when asked)
         self.prim = prim
         self.args = args
         self.kwargs = kwargs
@@ -198,23 +197,50 @@ def _collect(obj, found):
 
 
 _BASENAMES: dict = {}
-_IS_LIB: dict = {}  # co_filename -> whether it is a library file
+_IS_LIB: dict = {}  # co_filename -> 0: the user's, 1: a library file, 2: one with a driver
+# A driver is a library function that calls the rules of many primitives in turn (the tape's
+# backward sweep): while one runs, the frames above it are suspended, so the user line found
+# above it is the same for every equation it records: walked once per run (see user_line).
+_DRIVERS = {os.path.join(_ROOT, "reverse", "tape.py"): frozenset({"sweep"})}
+_MISS = object()
 
 
-def user_line(depth=2):
+def _file_kind(fn):
+    if not fn.startswith(_LIB_DIRS):
+        return 0
+    return 2 if fn in _DRIVERS else 1
+
+
+def user_line(depth=2, stop=None, memo=None):
     """``file:line`` of the innermost frame outside dualad, reverse, nn and NumPy (or
-    ``None``), as a ``(filename, lineno)`` pair: formatted only when read."""
+    ``None``), as a ``(filename, lineno)`` pair: formatted only when read. The walk ends at the
+    frame ``stop`` (the trace's own, which called the traced function): above it no line is the
+    traced code's (an equation of a backward sweep would get the line calling ``ad.trace``).
+    ``memo`` (a dict, emptied by the caller) keeps the answer found above each driver frame."""
     f = sys._getframe(depth)
     is_lib = _IS_LIB
-    while f is not None:
-        fn = f.f_code.co_filename
-        lib = is_lib.get(fn)
-        if lib is None:
-            lib = is_lib[fn] = fn.startswith(_LIB_DIRS)
-        if not lib:
-            return (fn, f.f_lineno)
+    driver = None
+    while f is not None and f is not stop:
+        code = f.f_code
+        fn = code.co_filename
+        kind = is_lib.get(fn)
+        if kind is None:
+            kind = is_lib[fn] = _file_kind(fn)
+        if not kind:
+            found = (fn, f.f_lineno)
+            break
+        if kind == 2 and driver is None and memo is not None and \
+                code.co_name in _DRIVERS[fn]:
+            hit = memo.get(f, _MISS)
+            if hit is not _MISS:
+                return hit
+            driver = f
         f = f.f_back
-    return None
+    else:
+        found = None
+    if driver is not None:
+        memo[driver] = found
+    return found
 
 
 def last_uses(equations, outputs):
@@ -239,6 +265,10 @@ class Trace:
         self._snapshots = {}  # id(array) -> a copy: detects in-place changes during tracing
         self._count = 0
         self.lines = lines
+        #: the frame that calls the traced function, while it runs, and the lines found above
+        #: driver frames (see user_line); both emptied when it returns (frames hold the trace)
+        self.entry = None
+        self.line_memo = {}
 
     def new_var(self, value, hint="t"):
         self._count += 1
@@ -265,12 +295,61 @@ class Trace:
         has just made (the rules' ``out=`` additions), never into an array a rule read."""
         for key, snap in self._snapshots.items():
             c = self.consts[key]
-            if not np.array_equal(c.value, snap, equal_nan=c.value.dtype.kind in "fc"):
+            v = c.value
+            # (== first: a tenth of np.array_equal's cost; NaNs, unequal to themselves, and
+            # shapes changed by a resize are looked at again)
+            if v.shape == snap.shape and (v == snap).all():
+                continue
+            if not np.array_equal(v, snap, equal_nan=v.dtype.kind in "fc"):
                 c.value = snap
         self._snapshots = {}
 
     # -- recording ----------------------------------------------------------------------------
     def record(self, prim, args, kwargs):
+        n = len(args)
+        if n <= 2 and not kwargs and not prim.multiple_results and n:
+            # one or two arguments, no keywords (most equations): unrolled, and the equation
+            # and its value built in place (each call less counts: a long trace makes one per
+            # primitive, and tracing should cost a few eager calls)
+            a = args[0]
+            if a.__class__ is Staged:
+                if a._trace is not self:
+                    raise _escaped(a)
+                va, ia = a._value, a._var
+            else:
+                va, ia = _unstaged(a, self, prim), self._arg(a, prim)
+            if n == 2:
+                b = args[1]
+                if b.__class__ is Staged:
+                    if b._trace is not self:
+                        raise _escaped(b)
+                    vb, ib = b._value, b._var
+                else:
+                    vb, ib = _unstaged(b, self, prim), self._arg(b, prim)
+                ans = prim.impl(va, vb)
+                ins = (ia, ib)
+                ca, cb = ia.__class__, ib.__class__
+                if ca in _FLAT and cb in _FLAT:  # (else a container: Equation.inputs looks)
+                    reads = [ia, ib] if cb is Var else [ia]
+                    if ca is not Var:
+                        reads = [ib] if cb is Var else []
+                else:
+                    reads = None
+            else:
+                ans = prim.impl(va)
+                ins = (ia,)
+                ca = ia.__class__
+                reads = ([ia] if ca is Var else []) if ca in _FLAT else None
+            self._count += 1
+            try:
+                out = Var(self._count, ans.shape, ans.dtype, "t")
+            except AttributeError:  # a Python scalar result
+                out = Var(self._count, tuple(np.shape(ans)), _dtype(ans), "t")
+            line = user_line(2, self.entry, self.line_memo) if self.lines else None
+            self.equations.append(Equation(prim, ins, kwargs, [out], line, False, reads))
+            st = _new_staged(Staged)
+            st._value, st._var, st._trace = ans, out, self
+            return st
         vals = []
         ins = []
         for a in args:
@@ -285,7 +364,7 @@ class Trace:
             elif isinstance(a, Tracer):  # pragma: no cover - bind picks the highest level
                 raise TypeError(f"staging {prim.name}: unexpected {type(a).__name__} argument")
             else:
-                vals.append(a)
+                vals.append(_unstaged(a, self, prim))
                 ins.append(_literal(a, self, prim))
         if kwargs:
             kw_vals = {k: _freeze(v, self, prim.name) for k, v in kwargs.items()}
@@ -295,8 +374,19 @@ class Trace:
         ans = prim.impl(*vals, **kw_vals)
         return self._emit(prim, tuple(ins), kw_ins, ans, prim.multiple_results)
 
+    def _arg(self, a, prim):
+        """The program's view of a non-staged argument (see :meth:`record`)."""
+        t = type(a)
+        if t is float or t is int or t is _float64:
+            return a
+        if t is np.ndarray:
+            return self.const(a)
+        if isinstance(a, Tracer):  # pragma: no cover - bind picks the highest level
+            raise TypeError(f"staging {prim.name}: unexpected {type(a).__name__} argument")
+        return _literal(a, self, prim)
+
     def _emit(self, prim, ins, kw_ins, ans, multi):
-        line = user_line(3) if self.lines else None
+        line = user_line(3, self.entry, self.line_memo) if self.lines else None
         if multi:
             outs = [self.new_var(a) for a in ans]
             self.equations.append(Equation(prim, ins, kw_ins, outs, line, True))
@@ -324,7 +414,14 @@ class Trace:
 
     def guard(self, var, kind, value):
         self.equations.append(Equation(GUARD, (var,), {"kind": kind, "value": value}, [],
-                                       user_line(3) if self.lines else None, False))
+                                       user_line(3, self.entry, self.line_memo)
+                                       if self.lines else None, False))
+
+
+_float64 = np.float64
+_new_staged = object.__new__
+#: argument kinds that hold no variable inside them (for the reads of an equation)
+_FLAT = frozenset({Var, Const, float, int, bool, _float64, type(None)})
 
 
 def _dtype(value):
@@ -335,6 +432,15 @@ def _dtype(value):
 def _escaped(a):
     return ValueError(f"a staged value ({a._var.name}) from another trace was used: values "
                       f"computed while tracing must not be kept and reused after it")
+
+
+def _unstaged(a, trace, prim):
+    """An argument as the implementation takes it: staged values inside a container replaced
+    by their values (computing on them would record the implementation's own operations)."""
+    t = type(a)
+    if t is tuple or t is list or t is dict:
+        return _substitute(a, trace, prim.name)
+    return a
 
 
 def _substitute(obj, trace, name):
@@ -401,6 +507,15 @@ class Staged(ArrayProtocol):
     def _aval(self):
         return self._value
 
+    # (read from the variable, which has them already: rules ask for shapes all the time)
+    @property
+    def shape(self):
+        return self._var.shape
+
+    @property
+    def dtype(self):
+        return self._var.dtype
+
     def _plain_value(self):
         # no derivative lives here: "plain" (stop-gradient) uses stay staged, so a shift by the
         # maximum or a np.where condition is recomputed at replay instead of frozen
@@ -420,38 +535,13 @@ class Staged(ArrayProtocol):
     def __repr__(self):
         return f"Staged({self._var.name}, shape={self._var.shape}, dtype={self._var.dtype})"
 
-    # -- NumPy callables without an op-table entry are staged as calls --------------------------
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if not kwargs and method == "__call__":
-            prim = UFUNC_RULES.get(ufunc)
-            if prim is not None:
-                return prim.bind(*inputs)
-        if any(isinstance(a, Tracer) and not isinstance(a, Staged) for a in inputs):
-            return NotImplemented  # a derivative tracer's own protocol decides (and raises)
-        if kwargs.get("out") is not None or method == "at":
-            what = "out=" if method != "at" else ".at (an in-place update)"
-            raise TypeError(f"{qualname(ufunc)}{'.at' if method == 'at' else ''}: {what} is "
-                            f"not supported on staged arrays (they are immutable); assign the "
-                            f"result instead")
-        name = qualname(ufunc) + ("" if method == "__call__" else "." + method)
-        func = ufunc if method == "__call__" else getattr(ufunc, method)
-        return self._trace.record_call(func, name, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        front = FUNCTION_RULES.get(func)
-        if front is not None and func not in _IN_FRONT:
-            # a front that strips tracers and calls ``func`` again on the plain values (the
-            # constant fronts: np.argmax, np.isclose...) comes back here: stage the call then
-            _IN_FRONT.append(func)
-            try:
-                return front(*args, **kwargs)
-            finally:
-                _IN_FRONT.pop()
-        if any(issubclass(t, Tracer) and not issubclass(t, Staged) for t in types):
-            return NotImplemented
+    def _process_call(self, func, name, args, kwargs, why):
+        # a NumPy callable outside the op table (np.argmax, np.isclose, np.add.reduce): staging
+        # needs no derivative rule, only the call
         if kwargs.get("out") is not None:
-            raise TypeError(f"{qualname(func)}: out= is not supported on staged arrays")
-        return self._trace.record_call(func, qualname(func), args, kwargs)
+            raise TypeError(f"{name}: out= is not supported on staged arrays (they are "
+                            f"immutable); assign the result instead")
+        return self._trace.record_call(func, name, args, kwargs)
 
     # -- conversions to Python: guards -----------------------------------------------------------
     def _guarded(self, kind, value):
@@ -485,41 +575,3 @@ class Staged(ArrayProtocol):
         v = np.array(self._value, copy=True)
         self._guarded("array", v)
         return v if dtype is None else v.astype(dtype)
-
-    def copy(self):
-        return self
-
-    # boolean masks are values here (a derivative tracer's comparisons give plain arrays)
-    def __and__(self, o):
-        return np.bitwise_and(self, o)
-
-    def __rand__(self, o):
-        return np.bitwise_and(o, self)
-
-    def __or__(self, o):
-        return np.bitwise_or(self, o)
-
-    def __ror__(self, o):
-        return np.bitwise_or(o, self)
-
-    def __xor__(self, o):
-        return np.bitwise_xor(self, o)
-
-    def __rxor__(self, o):
-        return np.bitwise_xor(o, self)
-
-    def __invert__(self):
-        return np.invert(self)
-
-    # ArrayProtocol reads these through _plain_value into NumPy; staged they stay staged
-    def argmax(self, axis=None, keepdims=False):
-        return np.argmax(self, axis=axis, keepdims=keepdims)
-
-    def argmin(self, axis=None, keepdims=False):
-        return np.argmin(self, axis=axis, keepdims=keepdims)
-
-    def any(self, axis=None, keepdims=False):
-        return np.any(self, axis=axis, keepdims=keepdims)
-
-    def all(self, axis=None, keepdims=False):
-        return np.all(self, axis=axis, keepdims=keepdims)
