@@ -2,8 +2,9 @@
 
 Recording
     Each op applied to a Tensor that requires grad becomes a :class:`Node` holding the op-table
-    primitive, the primal arguments the VJP rule reads (see :mod:`reverse.saving`), the keyword
-    arguments, the answer, and its *edges*: for each argument that needs a cotangent, where to
+    primitive, the primal arguments and the answer as far as its entry declares the VJP rule
+    reads them (see :mod:`reverse.saving`), the residuals of an entry with a ``fwd``, the
+    keyword arguments, and its *edges*: for each argument that needs a cotangent, where to
     send it — the Node that produced it (a :class:`Port` naming the output, for ops with
     several results) or, for a leaf, the leaf Tensor itself. Nodes point at their producers,
     never at the Tensors they produced, so an intermediate Tensor the program drops is freed
@@ -63,7 +64,8 @@ class Node:
     The saved arguments are ``a0``, ``a1`` and the tuple ``arest`` of the others, ``nargs`` in
     all (``-1`` once freed; :attr:`args` has them as one tuple). ``e0``, ``e1`` and ``erest``
     are their edges, ``None`` for an argument that needs no cotangent (``erest`` is ``None``
-    when all of those are). ``gout`` accumulates the cotangent of the output during a sweep (a
+    when all of those are). ``res`` holds the residuals of a primitive with a ``fwd`` (else
+    ``None``), handed to its VJP as ``residuals=``. ``gout`` accumulates the cotangent of the output during a sweep (a
     dict ``{k: cotangent}`` for ops with several results). ``hooks`` holds ``[k, fn, handle]``
     entries of hooks registered on the output Tensors; ``trace`` where the op was recorded (in
     anomaly mode). ``Tensor._process`` fills the slots of a ``Node()``: a class without
@@ -71,8 +73,8 @@ class Node:
     comes from :data:`node_keys`.
     """
 
-    __slots__ = ("prim", "nargs", "a0", "a1", "arest", "kwargs", "ans", "e0", "e1", "erest",
-                 "key", "gout", "hooks", "trace", "__weakref__")
+    __slots__ = ("prim", "nargs", "a0", "a1", "arest", "kwargs", "ans", "res", "e0", "e1",
+                 "erest", "key", "gout", "hooks", "trace", "__weakref__")
 
     @property
     def args(self):
@@ -187,7 +189,7 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                 _general(node, g, heap, leaves, create_graph, anomaly, level, lanes)
             if not retain_graph:  # drop the saved values: a second sweep here raises
                 node.nargs = -1
-                node.a0 = node.a1 = node.arest = node.ans = node.kwargs = None
+                node.a0 = node.a1 = node.arest = node.ans = node.kwargs = node.res = None
             g = None
     except BaseException as e:
         _abandon(heap, leaves, node, e)
@@ -227,6 +229,10 @@ def _general(node, g, heap, leaves, create_graph, anomaly, level, lanes):
     if node.hooks is not None:
         g = _run_node_hooks(node, g, lanes)
     kwargs = node.kwargs
+    if prim.fwd is not None:
+        # the forward pass's residuals; not under create_graph, whose rules must see the
+        # (lifted) arguments to be differentiable: they recompute them
+        kwargs = dict(kwargs, residuals=None if create_graph else node.res)
     if lanes:
         vjp, gl = prim.vjp, g
     elif prim.vjp_plain is not None:  # the rule for one cotangent, no lane axis
