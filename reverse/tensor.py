@@ -27,7 +27,7 @@ from dualad.ops.core import LIVE_LEVELS, escaped, qualname, shape_of
 from dualad.ops.shape import normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
-from .saving import MIN_DROP_BYTES, trim
+from .saving import MIN_DROP_BYTES, Meta, trim
 from .hooks import RemovableHandle, RetainGrad
 from .tape import Node, Port, hook_result, node_keys, own, sweep, where_recorded
 
@@ -588,6 +588,15 @@ def _record(prim, ans, res, kwargs, n, va, vb, vals, ea, eb, erest, mode):
             # which arguments need a cotangent decides what their rules read
             if n <= 2:
                 plan = saves.fast[(n - 1) * 4 + (ea is not None) + (eb is not None) * 2]
+                # (spelled out: trim()'s tuples cost more than the scalar ops they would save)
+                if not small and not plan.keep_ans:
+                    saved = Meta(ans.shape, ans.dtype)
+                if plan.drop0 and (type(va) is _ndarray and va.nbytes >= MIN_DROP_BYTES or
+                                   isinstance(va, Tracer)):
+                    va = Meta(va.shape, va.dtype)
+                if plan.drop1 and (type(vb) is _ndarray and vb.nbytes >= MIN_DROP_BYTES or
+                                   isinstance(vb, Tracer)):
+                    vb = Meta(vb.shape, vb.dtype)
             else:
                 mask = (ea is not None) + (eb is not None) * 2
                 if erest is not None:
@@ -595,11 +604,9 @@ def _record(prim, ans, res, kwargs, n, va, vb, vals, ea, eb, erest, mode):
                         if e is not None:
                             mask |= 4 << j
                 plan = saves.plan(n, mask)
-            if plan.trims and (not small or plan.drop):
-                saved, kept = trim(plan, ans, (va, vb)[:n] if rest is None else (va, vb) + rest)
-                va = kept[0] if n else None
-                vb = kept[1] if n > 1 else None
-                rest = kept[2:] if n > 2 else None
+                if plan.trims and (not small or plan.drop):
+                    saved, kept = trim(plan, ans, (va, vb) + rest)
+                    va, vb, rest = kept[0], kept[1], kept[2:]
     node = Node()  # (a class without __init__, its slots filled here: the cheapest object)
     node.prim = prim
     node.nargs = n

@@ -68,11 +68,14 @@ def reads(*what):
 class SavePlan:
     """For one call shape: whether the tape keeps ``ans``, and which positional args it drops."""
 
-    __slots__ = ("keep_ans", "drop", "trims")
+    __slots__ = ("keep_ans", "drop", "trims", "drop0", "drop1")
 
     def __init__(self, keep_ans=True, drop=()):
         self.keep_ans = keep_ans
         self.drop = tuple(drop)
+        # (the first two, for the recorder's fast path of one or two arguments)
+        self.drop0 = 0 in self.drop
+        self.drop1 = 1 in self.drop
         #: whether anything is left out at all (the recorder checks this first)
         self.trims = not keep_ans or bool(self.drop)
 
