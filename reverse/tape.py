@@ -169,13 +169,24 @@ def sweep(seeds, retain_graph=False, create_graph=False, anomaly=False, level=No
                 kwargs = node.kwargs
                 # (spelled out: a call without building a tuple, or **{}, is cheaper)
                 if node.nargs == 2 and not kwargs:
+                    # (both arguments spelled out: no tuple and no enumerate per node)
                     a0, a1, ans = node.a0, node.a1, node.ans
-                    for i, target in enumerate((node.e0, node.e1)):
-                        if target is not None:
-                            ct = rule(i, g, ans, a0, a1)
-                            if ct is not None:
-                                _send(target, ct, heap, leaves)
-                    a0 = a1 = ans = None  # (drop this node's arrays before the next pop)
+                    target = node.e0
+                    if target is not None:
+                        ct = rule(0, g, ans, a0, a1)
+                        if ct is not None:
+                            _send(target, ct, heap, leaves)
+                    target = node.e1
+                    if target is not None:
+                        ct = rule(1, g, ans, a0, a1)
+                        if ct is not None:
+                            _send(target, ct, heap, leaves)
+                    a0 = a1 = ans = target = None  # (drop this node's arrays before the next pop)
+                elif node.nargs == 1:  # (its one argument is the one with an edge)
+                    ct = rule(0, g, node.ans, node.a0, **kwargs) if kwargs else \
+                        rule(0, g, node.ans, node.a0)
+                    if ct is not None:
+                        _send(node.e0, ct, heap, leaves)
                 else:
                     args = node.args
                     for i, target in enumerate(node.targets()):
