@@ -27,9 +27,8 @@ from dualad.ops.core import LIVE_LEVELS, escaped, qualname, shape_of
 from dualad.ops.shape import normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
-from .saving import MIN_DROP_BYTES, Meta, trim
 from .hooks import RemovableHandle, RetainGrad
-from .tape import Node, Port, hook_result, node_keys, own, sweep, where_recorded
+from .tape import Port, hook_result, own, record as _record, sweep
 
 __all__ = ["Tensor", "USER_LEVEL"]
 
@@ -565,62 +564,3 @@ class Tensor(ArrayProtocol):
 
 _protocol_ufunc = ArrayProtocol.__array_ufunc__
 _protocol_function = ArrayProtocol.__array_function__
-
-
-def _record(prim, ans, res, kwargs, n, va, vb, vals, ea, eb, erest, mode):
-    """The :class:`Node` recording ``prim``: the answer, the residuals ``res`` of its ``fwd``,
-    the ``n`` arguments ``va``, ``vb`` and ``vals[2:]`` (``vals``: all of them, or ``None`` for
-    two) less what the entry declares its rules do not read, and the edges ``ea``, ``eb``,
-    ``erest`` where their cotangents go."""
-    if prim.vjp is None:
-        raise TypeError(f"no VJP rule for {prim.name}")
-    rest = vals[2:] if n > 2 else None
-    saved = ans
-    saves = prim.saves
-    if saves.trims:
-        if type(ans) is _ndarray:
-            small = ans.nbytes < MIN_DROP_BYTES
-        else:  # a NumPy scalar (small), or a tracer when modes nest
-            small = not isinstance(ans, Tracer)
-        # a small answer is not worth a Meta, nor are the arguments of an elementwise op
-        # (never larger than the answer)
-        if not small or not saves.elementwise:
-            # which arguments need a cotangent decides what their rules read
-            if n <= 2:
-                plan = saves.fast[(n - 1) * 4 + (ea is not None) + (eb is not None) * 2]
-                # (spelled out: trim()'s tuples cost more than the scalar ops they would save)
-                if not small and not plan.keep_ans:
-                    saved = Meta(ans.shape, ans.dtype)
-                if plan.drop0 and (type(va) is _ndarray and va.nbytes >= MIN_DROP_BYTES or
-                                   isinstance(va, Tracer)):
-                    va = Meta(va.shape, va.dtype)
-                if plan.drop1 and (type(vb) is _ndarray and vb.nbytes >= MIN_DROP_BYTES or
-                                   isinstance(vb, Tracer)):
-                    vb = Meta(vb.shape, vb.dtype)
-            else:
-                mask = (ea is not None) + (eb is not None) * 2
-                if erest is not None:
-                    for j, e in enumerate(erest):
-                        if e is not None:
-                            mask |= 4 << j
-                plan = saves.plan(n, mask)
-                if plan.trims and (not small or plan.drop):
-                    saved, kept = trim(plan, ans, (va, vb) + rest)
-                    va, vb, rest = kept[0], kept[1], kept[2:]
-    node = Node()  # (a class without __init__, its slots filled here: the cheapest object)
-    node.prim = prim
-    node.nargs = n
-    node.a0 = va
-    node.a1 = vb
-    node.arest = rest
-    node.kwargs = kwargs
-    node.ans = saved
-    node.res = res
-    node.e0 = ea
-    node.e1 = eb
-    node.erest = erest
-    node.key = next(node_keys)
-    node.gout = None
-    node.hooks = None
-    node.trace = None if mode == GRAD or not mode & ANOMALY else where_recorded()
-    return node
