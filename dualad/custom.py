@@ -48,8 +48,8 @@ class _Custom:
         self.fun = fun
         functools.update_wrapper(self, fun)
         name = f"{getattr(fun, '__module__', None) or 'user'}.{getattr(fun, '__qualname__', fun)}"
-        # plain functions of (*args, **kwargs), not bound methods: the tape's saving analysis
-        # (reverse/saving.py) reads a rule's signature, and then keeps everything
+        # no saves= declaration: the tape keeps every leaf and the outputs (a user's rule may
+        # read any of them)
         self.prim = Primitive(name, lambda *a, **k: self._impl(*a, **k),
                               jvp=lambda *a, **k: self._jvp(*a, **k),
                               vjp=lambda *a, **k: self._vjp(*a, **k), multiple_results=True)

@@ -256,7 +256,7 @@ def cross_entropy(logits, labels, reduction="mean"):
         raise IndexError(f"cross_entropy: label {bad} is out of range for {n_classes} classes")
     if len(shape) == 2 and shape[0]:
         # the common case: one op-table entry for log-softmax, gather and reduction
-        return _cross_entropy_p.bind(logits, labels=labels, reduction=reduction, workspace=[])
+        return _cross_entropy_p.bind(logits, labels=labels, reduction=reduction)
     logp = log_softmax(logits, axis=axis)
     if len(shape) == 2:  # one gather, not a one-hot mask and a sum
         picked = logp[np.arange(shape[0]), labels]

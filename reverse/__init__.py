@@ -19,7 +19,7 @@ module                    what it holds
 ========================  ==============================================================
 :mod:`~reverse.tensor`    ``Tensor``: recording, ``backward``, hooks, in-place operations
 :mod:`~reverse.tape`      ``Node`` and the reverse sweep
-:mod:`~reverse.saving`    which values a VJP rule reads (all the tape keeps)
+:mod:`~reverse.saving`    what the tape keeps: what each entry declares its VJP reads
 :mod:`~reverse.functional`  ``vjp`` and ``grad``
 :mod:`~reverse.modes`     ``no_grad``, ``enable_grad``, ``detect_anomaly``
 :mod:`~reverse.graph`     ``to_dot``

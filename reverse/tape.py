@@ -2,8 +2,9 @@
 
 Recording
     Each op applied to a Tensor that requires grad becomes a :class:`Node` holding the op-table
-    primitive, the primal arguments the VJP rule reads (see :mod:`reverse.saving`), the keyword
-    arguments, the answer, and its *edges*: for each argument that needs a cotangent, where to
+    primitive, the primal arguments and the answer as far as its entry declares the VJP rule
+    reads them (see :mod:`reverse.saving`), the residuals of an entry with a ``fwd``, the
+    keyword arguments, and its *edges*: for each argument that needs a cotangent, where to
     send it — the Node that produced it (a :class:`Port` naming the output, for ops with
     several results) or, for a leaf, the leaf Tensor itself. Nodes point at their producers,
     never at the Tensors they produced, so an intermediate Tensor the program drops is freed
@@ -45,9 +46,11 @@ import numpy as np
 from dualad.ops import Tracer
 from dualad.ops.core import rule_zero_division
 
-from .saving import Meta
+from .modes import ANOMALY, GRAD
+from .saving import MIN_DROP_BYTES, Meta, trim
 
-__all__ = ["Node", "Port", "node_keys", "sweep", "own", "hook_result", "lift", "keep_own_copies"]
+__all__ = ["Node", "Port", "node_keys", "record", "sweep", "own", "hook_result", "lift",
+           "keep_own_copies"]
 
 #: keys for the sweep's min-heap: later ops get smaller keys, so they pop first
 node_keys = itertools.count(0, -1)
@@ -63,16 +66,17 @@ class Node:
     The saved arguments are ``a0``, ``a1`` and the tuple ``arest`` of the others, ``nargs`` in
     all (``-1`` once freed; :attr:`args` has them as one tuple). ``e0``, ``e1`` and ``erest``
     are their edges, ``None`` for an argument that needs no cotangent (``erest`` is ``None``
-    when all of those are). ``gout`` accumulates the cotangent of the output during a sweep (a
-    dict ``{k: cotangent}`` for ops with several results). ``hooks`` holds ``[k, fn, handle]``
+    when all of those are). ``res`` holds the residuals of a primitive with a ``fwd`` (else
+    ``None``), handed to its VJP as ``residuals=``. ``gout`` accumulates the cotangent of the
+    output during a sweep (a dict ``{k: cotangent}`` for ops with several results). ``hooks`` holds ``[k, fn, handle]``
     entries of hooks registered on the output Tensors; ``trace`` where the op was recorded (in
-    anomaly mode). ``Tensor._process`` fills the slots of a ``Node()``: a class without
+    anomaly mode). :func:`record` fills the slots of a ``Node()``: a class without
     ``__init__`` is the cheapest object to make, and this is the forward hot path. ``key``
     comes from :data:`node_keys`.
     """
 
-    __slots__ = ("prim", "nargs", "a0", "a1", "arest", "kwargs", "ans", "e0", "e1", "erest",
-                 "key", "gout", "hooks", "trace", "__weakref__")
+    __slots__ = ("prim", "nargs", "a0", "a1", "arest", "kwargs", "ans", "res", "e0", "e1",
+                 "erest", "key", "gout", "hooks", "trace", "__weakref__")
 
     @property
     def args(self):
@@ -135,6 +139,70 @@ def where_recorded():
 
 
 # ---------------------------------------------------------------------------------------------
+# recording
+# ---------------------------------------------------------------------------------------------
+
+def record(prim, ans, res, kwargs, n, va, vb, vals, ea, eb, erest, mode):
+    """The :class:`Node` recording ``prim``: the answer, the residuals ``res`` of its ``fwd``,
+    the ``n`` arguments ``va``, ``vb`` and ``vals[2:]`` (``vals``: all of them, or ``None`` for
+    two) less what the entry declares its rules do not read, and the edges ``ea``, ``eb``,
+    ``erest`` where their cotangents go; ``mode`` is the recording mode (``reverse.modes``).
+    ``Tensor._process`` calls it for every recorded op: the forward hot path."""
+    if prim.vjp is None:
+        raise TypeError(f"no VJP rule for {prim.name}")
+    rest = vals[2:] if n > 2 else None
+    saved = ans
+    saves = prim.saves
+    if saves.trims:
+        if type(ans) is _ndarray:
+            small = ans.nbytes < MIN_DROP_BYTES
+        else:  # a NumPy scalar (small), or a tracer when modes nest
+            small = not isinstance(ans, Tracer)
+        # a small answer is not worth a Meta, nor are the arguments of an elementwise op
+        # (never larger than the answer)
+        if not small or not saves.elementwise:
+            # which arguments need a cotangent decides what their rules read
+            if n <= 2:
+                plan = saves.fast[(n - 1) * 4 + (ea is not None) + (eb is not None) * 2]
+                # (spelled out: trim()'s tuples cost more than the scalar ops they would save)
+                if not small and not plan.keep_ans:
+                    saved = Meta(ans.shape, ans.dtype)
+                if plan.drop0 and (type(va) is _ndarray and va.nbytes >= MIN_DROP_BYTES or
+                                   isinstance(va, Tracer)):
+                    va = Meta(va.shape, va.dtype)
+                if plan.drop1 and (type(vb) is _ndarray and vb.nbytes >= MIN_DROP_BYTES or
+                                   isinstance(vb, Tracer)):
+                    vb = Meta(vb.shape, vb.dtype)
+            else:
+                mask = (ea is not None) + (eb is not None) * 2
+                if erest is not None:
+                    for j, e in enumerate(erest):
+                        if e is not None:
+                            mask |= 4 << j
+                plan = saves.plan(n, mask)
+                if plan.trims and (not small or plan.drop):
+                    saved, kept = trim(plan, ans, (va, vb) + rest)
+                    va, vb, rest = kept[0], kept[1], kept[2:]
+    node = Node()  # (a class without __init__, its slots filled here: the cheapest object)
+    node.prim = prim
+    node.nargs = n
+    node.a0 = va
+    node.a1 = vb
+    node.arest = rest
+    node.kwargs = kwargs
+    node.ans = saved
+    node.res = res
+    node.e0 = ea
+    node.e1 = eb
+    node.erest = erest
+    node.key = next(node_keys)
+    node.gout = None
+    node.hooks = None
+    node.trace = None if mode == GRAD or not mode & ANOMALY else where_recorded()
+    return node
+
+
+# ---------------------------------------------------------------------------------------------
 # the sweep
 # ---------------------------------------------------------------------------------------------
 
@@ -169,13 +237,24 @@ def sweep(seeds, retain_graph=False, create_graph=None, anomaly=False, level=Non
                 kwargs = node.kwargs
                 # (spelled out: a call without building a tuple, or **{}, is cheaper)
                 if node.nargs == 2 and not kwargs:
+                    # (both arguments spelled out: no tuple and no enumerate per node)
                     a0, a1, ans = node.a0, node.a1, node.ans
-                    for i, target in enumerate((node.e0, node.e1)):
-                        if target is not None:
-                            ct = rule(i, g, ans, a0, a1)
-                            if ct is not None:
-                                _send(target, ct, heap, leaves)
-                    a0 = a1 = ans = None  # (drop this node's arrays before the next pop)
+                    target = node.e0
+                    if target is not None:
+                        ct = rule(0, g, ans, a0, a1)
+                        if ct is not None:
+                            _send(target, ct, heap, leaves)
+                    target = node.e1
+                    if target is not None:
+                        ct = rule(1, g, ans, a0, a1)
+                        if ct is not None:
+                            _send(target, ct, heap, leaves)
+                    a0 = a1 = ans = target = None  # (drop this node's arrays before the next pop)
+                elif node.nargs == 1:  # (its one argument is the one with an edge)
+                    ct = rule(0, g, node.ans, node.a0, **kwargs) if kwargs else \
+                        rule(0, g, node.ans, node.a0)
+                    if ct is not None:
+                        _send(node.e0, ct, heap, leaves)
                 else:
                     args = node.args
                     for i, target in enumerate(node.targets()):
@@ -189,7 +268,7 @@ def sweep(seeds, retain_graph=False, create_graph=None, anomaly=False, level=Non
                 _general(node, g, heap, leaves, create_graph, anomaly, level, lanes)
             if not retain_graph:  # drop the saved values: a second sweep here raises
                 node.nargs = -1
-                node.a0 = node.a1 = node.arest = node.ans = node.kwargs = None
+                node.a0 = node.a1 = node.arest = node.ans = node.kwargs = node.res = None
             g = None
     except BaseException as e:
         _abandon(heap, leaves, node, e)
@@ -229,6 +308,10 @@ def _general(node, g, heap, leaves, create_graph, anomaly, level, lanes):
     if node.hooks is not None:
         g = _run_node_hooks(node, g, lanes)
     kwargs = node.kwargs
+    if prim.fwd is not None:
+        # the forward pass's residuals; not under create_graph, whose rules must see the
+        # (lifted) arguments to be differentiable: they recompute them
+        kwargs = dict(kwargs, residuals=None if create_graph else node.res)
     if lanes:
         vjp, gl = prim.vjp, g
     elif prim.vjp_plain is not None:  # the rule for one cotangent, no lane axis

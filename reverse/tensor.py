@@ -27,9 +27,8 @@ from dualad.ops.core import LIVE_LEVELS, escaped, qualname, shape_of
 from dualad.ops.shape import normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
-from .saving import MIN_DROP_BYTES, plan_for, trim
 from .hooks import RemovableHandle, RetainGrad
-from .tape import Node, Port, hook_result, node_keys, own, sweep, where_recorded
+from .tape import Port, hook_result, own, record as _record, sweep
 
 __all__ = ["Tensor", "USER_LEVEL"]
 
@@ -43,7 +42,6 @@ _EXPOSED = 2   # the user holds it (through .data or the constructor): freeze it
 
 _pos = UFUNC_RULES[np.positive]
 _new = object.__new__
-_plans: dict = {}  # Primitive -> SavePlan, a local copy of reverse.saving's cache (hot path)
 
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
 _ndarray = np.ndarray
@@ -290,7 +288,7 @@ class Tensor(ArrayProtocol):
         if level not in LIVE_LEVELS:
             raise escaped(self)
         n = len(args)
-        if n > 2 or n == 0 or prim.multiple_results:
+        if n > 2 or n == 0 or prim.own_record:
             return self._process_general(prim, args, kwargs)
         # the fast path, one or two arguments (the scalar hot path): unrolled, no tuples built
         a = args[0]
@@ -325,7 +323,7 @@ class Tensor(ArrayProtocol):
         if ea is not None or eb is not None:
             mode = _mode()
             if mode == GRAD or mode & GRAD:  # (== first: the cheaper test, and the usual case)
-                node = _record(prim, ans, kwargs, n, va, vb, None, ea, eb, None, mode)
+                node = _record(prim, ans, None, kwargs, n, va, vb, None, ea, eb, None, mode)
         t = _new(Tensor)  # Tensor._wrap, inlined (one call less): keep the two alike
         t._value, t._level, t._node, t._state = ans, level, node, _SHARED
         t._requires_grad = node is not None
@@ -335,17 +333,21 @@ class Tensor(ArrayProtocol):
     def _process_general(self, prim, args, kwargs):
         """:meth:`_process` for any number of arguments (and results)."""
         vals, edges = self._split(args)
-        ans = prim.impl(*vals, **kwargs)
+        mode = _mode() if edges is not None else 0
+        res = None
+        if mode & GRAD and prim.fwd is not None:  # recorded: the residuals too
+            ans, res = prim.fwd(*vals, **kwargs)
+        else:
+            ans = prim.impl(*vals, **kwargs)
         if prim.nondiff:
             return ans
         level = self._level
         node = None
         if edges is not None:
-            mode = _mode()
             if mode & GRAD:
                 n = len(vals)
                 erest = edges[2:] if n > 2 and any(e is not None for e in edges[2:]) else None
-                node = _record(prim, ans, kwargs, n, vals[0] if n else None,
+                node = _record(prim, ans, res, kwargs, n, vals[0] if n else None,
                                vals[1] if n > 1 else None, vals, edges[0] if n else None,
                                edges[1] if n > 1 else None, erest, mode)
         if prim.multiple_results:
@@ -562,50 +564,3 @@ class Tensor(ArrayProtocol):
 
 _protocol_ufunc = ArrayProtocol.__array_ufunc__
 _protocol_function = ArrayProtocol.__array_function__
-
-
-def _plan(prim):
-    plan = _plans[prim] = plan_for(prim)
-    return plan
-
-
-def _record(prim, ans, kwargs, n, va, vb, vals, ea, eb, erest, mode):
-    """The :class:`Node` recording ``prim``: the answer, the ``n`` arguments ``va``, ``vb`` and
-    ``vals[2:]`` (``vals``: all of them, or ``None`` for two) less what no rule reads, and the
-    edges ``ea``, ``eb``, ``erest`` where their cotangents go."""
-    if prim.vjp is None:
-        raise TypeError(f"no VJP rule for {prim.name}")
-    try:
-        plan = _plans[prim]
-    except KeyError:
-        plan = _plan(prim)
-    rest = vals[2:] if n > 2 else None
-    saved = ans
-    if plan.trims:
-        if type(ans) is _ndarray:
-            small = ans.nbytes < MIN_DROP_BYTES
-        else:  # a NumPy scalar (small), or a tracer when modes nest
-            small = not isinstance(ans, Tracer)
-        # a small answer is not worth a Meta, nor are the arguments of an elementwise op
-        # (never larger than the answer)
-        if not small or plan.drop and not plan.elementwise:
-            saved, kept = trim(plan, ans, (va, vb)[:n] if rest is None else (va, vb) + rest)
-            va = kept[0] if n else None
-            vb = kept[1] if n > 1 else None
-            rest = kept[2:] if n > 2 else None
-    node = Node()  # (a class without __init__, its slots filled here: the cheapest object)
-    node.prim = prim
-    node.nargs = n
-    node.a0 = va
-    node.a1 = vb
-    node.arest = rest
-    node.kwargs = kwargs
-    node.ans = saved
-    node.e0 = ea
-    node.e1 = eb
-    node.erest = erest
-    node.key = next(node_keys)
-    node.gout = None
-    node.hooks = None
-    node.trace = None if mode == GRAD or not mode & ANOMALY else where_recorded()
-    return node

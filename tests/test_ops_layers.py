@@ -244,25 +244,36 @@ def test_cross_entropy_create_graph():
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_workspace_is_used_once_and_only_for_its_logits(reduction):
+def test_cross_entropy_residuals_are_declared_read_only_and_optional(reduction):
     prim = layers.softmax_cross_entropy_p
     kw = dict(labels=LABELS, reduction=reduction)
     g = np.ones((1,) + np.shape(ce_by_hand(Z, LABELS, reduction)))
     expected = ce_grad_by_hand(Z, LABELS, reduction, g[0])[None]
-    ws = []
-    ans = prim.impl(Z, workspace=ws, **kw)
-    assert len(ws) == 1
-    # other logits (equal values, another array) must not take Z's exponentials
-    other = Z + 1.0
-    np.testing.assert_allclose(prim.vjp(0, g, ans, other, workspace=ws, **kw),
-                               ce_grad_by_hand(other, LABELS, reduction, g[0])[None],
-                               rtol=1e-13, atol=1e-16)
-    assert len(ws) == 1
-    with_ws = prim.vjp(0, g, ans, Z, workspace=ws, **kw)
-    assert ws == []  # taken: the rule wrote into them
-    without = prim.vjp(0, g, ans, Z, workspace=ws, **kw)  # recomputed
-    np.testing.assert_allclose(with_ws, expected, rtol=1e-13, atol=1e-16)
-    np.testing.assert_allclose(without, with_ws, rtol=1e-14, atol=1e-17)
+    ans, residuals = prim.fwd(Z, **kw)
+    np.testing.assert_allclose(ans, prim.impl(Z, **kw), rtol=0, atol=0)
+    e, s = residuals
+    before = (e.copy(), s.copy())
+    with_res = prim.vjp(0, g, ans, Z, residuals=residuals, **kw)
+    np.testing.assert_allclose(with_res, expected, rtol=1e-13, atol=1e-16)
+    # the rule did not write into them: a retained graph is swept with the same residuals again
+    np.testing.assert_array_equal(e, before[0])
+    np.testing.assert_array_equal(s, before[1])
+    again = prim.vjp(0, 2.0 * g, ans, Z, residuals=residuals, **kw)
+    np.testing.assert_allclose(again, 2.0 * expected, rtol=1e-13, atol=1e-16)
+    without = prim.vjp(0, g, ans, Z, **kw)  # none given: recomputed
+    np.testing.assert_allclose(without, with_res, rtol=1e-14, atol=1e-17)
+
+
+def test_the_tape_keeps_the_cross_entropy_residuals_with_its_record():
+    t = rv.Tensor(Z, requires_grad=True)
+    loss = F.cross_entropy(t, LABELS)
+    e, s = loss._node.res
+    p = sp.softmax(Z, axis=1)
+    np.testing.assert_allclose(e / s, p, rtol=1e-14)
+    assert "workspace" not in loss._node.kwargs
+    loss.backward()
+    assert loss._node.res is None  # freed with the record's other values
+    np.testing.assert_allclose(t.grad, ce_grad_by_hand(Z, LABELS, "mean"), rtol=1e-13)
 
 
 def test_cross_entropy_second_sweep_recomputes():

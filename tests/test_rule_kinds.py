@@ -151,6 +151,8 @@ def test_linear_rules(prim, case, seed, k):
     # each pairing sums terms of both signs: its error is relative to the sum of their sizes, at
     # the precision of the lowest dtype involved (a cast to float32 rounds each term)
     eps = max(np.finfo(np.asarray(v).dtype).eps for v in (jt, ju))
+    # (both sides: a full sum's ⟨u, Σt⟩ is one product, but ⟨Jᵀu, t⟩ adds u·tᵢ over all i, and
+    # its rounding is relative to Σ|u·tᵢ|, which cancellation in Σt can make much larger)
     scale = np.sum(np.abs(u * jt), axis=tuple(range(1, np.ndim(u)))) + \
         np.sum(np.abs(ju * t), axis=tuple(range(1, np.ndim(t))))
     np.testing.assert_array_less(np.abs(_pair(u, jt) - _pair(ju, t)), 64 * eps * scale + 1e-300)

@@ -47,7 +47,7 @@ def _conj_vjp(i, g, ans, x):
 
 conj_p = Primitive("numpy.conjugate", np.conjugate,
                    jvp=lambda ts, ans, x: np.conjugate(ts[0]), vjp=_conj_vjp,
-                   vjp_plain=_conj_vjp)
+                   vjp_plain=_conj_vjp, saves=())
 UFUNC_RULES[np.conjugate] = conj_p
 
 
@@ -61,10 +61,10 @@ def _as_input_dtype(g, x):
 
 
 real_p = Primitive("numpy.real", np.real, jvp=lambda ts, ans, x: np.real(ts[0]),
-                   vjp=lambda i, g, ans, x: _as_input_dtype(np.real(g), x))
+                   vjp=lambda i, g, ans, x: _as_input_dtype(np.real(g), x), saves=())
 
 imag_p = Primitive("numpy.imag", np.imag, jvp=lambda ts, ans, x: np.imag(ts[0]),
-                   vjp=lambda i, g, ans, x: -1j * np.real(g))
+                   vjp=lambda i, g, ans, x: -1j * np.real(g), saves=())
 
 
 def _safe(r):
@@ -89,7 +89,8 @@ def _angle_scale(deg):
 angle_p = Primitive(
     "numpy.angle", _angle_impl,
     jvp=lambda ts, ans, x, deg: np.real(ts[0] * (_angle_scale(deg) * _angle_d(ans, x))),
-    vjp=lambda i, g, ans, x, deg: np.real(g) * (_angle_scale(deg) * _angle_d(ans, x)))
+    vjp=lambda i, g, ans, x, deg: np.real(g) * (_angle_scale(deg) * _angle_d(ans, x)),
+    saves=(0,))
 
 
 def _abs_jvp(ts, ans, x):
@@ -105,7 +106,8 @@ def _abs_vjp(i, g, ans, x):
 
 
 #: not an elementwise-kind entry: its complex JVP is not "tangent times a partial"
-abs_p = Primitive("numpy.absolute", np.absolute, jvp=_abs_jvp, vjp=_abs_vjp, vjp_plain=_abs_vjp)
+abs_p = Primitive("numpy.absolute", np.absolute, jvp=_abs_jvp, vjp=_abs_vjp, vjp_plain=_abs_vjp,
+                  saves=("ans", 0))
 UFUNC_RULES[np.absolute] = abs_p
 
 
@@ -194,18 +196,16 @@ def _any_complex(values):
 class _Guarded:
     """A rule of an entry not checked on complex inputs: raises for them, else calls ``rule``.
 
-    ``__code__`` is the wrapped rule's, so that the tape's saving analysis (which reads the
-    bytecode to see which arguments a rule uses) still sees what the rule reads; the guard
-    itself reads only dtypes, which the stand-ins for dropped values keep.
+    The guard reads only dtypes, which the tape's stand-ins for values it did not keep have:
+    what the entry declares its rule reads stays true of the guarded rule.
     """
 
-    __slots__ = ("rule", "name", "skip", "__code__")
+    __slots__ = ("rule", "name", "skip")
 
     def __init__(self, rule, name, skip):
         self.rule = rule
         self.name = name
         self.skip = skip  # leading parameters that are not values: (tangents,), (i, g), ()
-        self.__code__ = getattr(rule, "__code__", None)
 
     def __call__(self, *args, **kwargs):
         if _any_complex(args[self.skip:]):

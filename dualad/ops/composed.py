@@ -16,7 +16,7 @@ import operator
 import numpy as np
 import scipy.special as sp
 
-from .core import (Tracer, elementwise, implements, ndim_of, normalize_axis as _axis,
+from .core import (Tracer, elementwise, implements, ndim_of, normalize_axis as _axis, reads,
                    plain_array as plain, shape_of)
 from .elementwise import _register
 
@@ -508,9 +508,9 @@ def _i1_derivative(ans, x):
 
 
 # the modified Bessel functions I0 and I1 (scipy's ufuncs; np.i0 is a Python function)
-_register(sp.i0, lambda ans, x: sp.i1(x), name="scipy.special.i0")
-_register(sp.i1, _i1_derivative, name="scipy.special.i1")
-_i0_numpy = elementwise("numpy.i0", np.i0, lambda ans, x: sp.i1(x))
+_register(sp.i0, reads(0)(lambda ans, x: sp.i1(x)), name="scipy.special.i0")
+_register(sp.i1, reads(0)(_i1_derivative), name="scipy.special.i1")
+_i0_numpy = elementwise("numpy.i0", np.i0, reads(0)(lambda ans, x: sp.i1(x)))
 
 
 @implements(np.i0)

@@ -26,8 +26,6 @@ This module imports nothing else of the project; forward mode and the reverse ta
 """
 from __future__ import annotations
 
-import collections
-import itertools
 import operator
 import os
 import sys
@@ -36,13 +34,17 @@ import weakref
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
+from .levels import (LEVEL_INPUTS, LIVE_LEVELS, UnexpectedTracerError, close_level, escaped,
+                     new_level, open_level)
+from .saves import Saves, reads
+
 __all__ = [
     "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
     "UnexpectedTracerError", "rule_zero_division",
     "LEVEL_INPUTS", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
     "elementwise", "linear", "bilinear", "nondiff", "KINDS", "align", "sum_to", "shift_axis",
     "shape_of", "ndim_of",
-    "qualname", "mark_identity", "is_identity",
+    "qualname", "mark_identity", "is_identity", "reads",
 ]
 
 # NumPy's module defines __getattr__, so CPython 3.11 cannot specialize ``np.X`` lookups
@@ -88,78 +90,8 @@ def qualname(f) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# tracers and binding
+# tracers and binding (their nesting levels live in levels.py)
 # ---------------------------------------------------------------------------------------------
-
-_levels = itertools.count(2)  # 0 and 1 are the user levels of DualArray and Tensor
-
-#: level -> what made it, for every level whose tracers may still be used: the user levels,
-#: levels of hand-built nested tracers (they live as long as their values) and the levels of
-#: the transforms running now. A tracer processes an op only if its level is here (a dict
-#: lookup per op: the price of never treating an escaped tracer as a constant).
-LIVE_LEVELS: dict = {0: "a hand-built DualArray", 1: "a hand-built Tensor"}
-#: level -> the input tracers a running forward transform seeded (in-place writes to them raise,
-#: as they do on the leaf Tensors of reverse mode)
-LEVEL_INPUTS: dict = {}
-#: recently closed levels -> the transform that made them, for the error message only
-_FINISHED = collections.OrderedDict()
-_FINISHED_KEEP = 4096
-
-
-class UnexpectedTracerError(TypeError):
-    """A tracer of a transform that has returned was used (JAX's error of the same name).
-
-    A transform's tracers (the DualArrays of ``jvp``/``jacfwd``, the Tensors of
-    ``grad``/``vjp``) mean something only while it runs; one that escaped (through a global, a
-    closure, a list, an attribute) and is used later would be taken for a constant or returned
-    as a value, giving a silently wrong derivative. dualad raises this instead.
-    """
-
-
-def new_level() -> int:
-    """A fresh nesting level, higher than every level handed out before, live for good (for
-    tracers built by hand)."""
-    level = next(_levels)
-    LIVE_LEVELS[level] = "a hand-built nested tracer"
-    return level
-
-
-def open_level(name: str) -> int:
-    """A fresh level for one run of the transform ``name``; :func:`close_level` ends it."""
-    level = next(_levels)
-    LIVE_LEVELS[level] = name
-    return level
-
-
-def close_level(level: int):
-    """The transform that opened ``level`` has returned: its tracers are dead from now on."""
-    LEVEL_INPUTS.pop(level, None)
-    name = LIVE_LEVELS.pop(level, None)
-    if name is not None:
-        _FINISHED[level] = name
-        if len(_FINISHED) > _FINISHED_KEEP:
-            _FINISHED.popitem(last=False)
-
-
-def escaped(tracer) -> UnexpectedTracerError:
-    """The error for ``tracer``, whose level is no longer live."""
-    level = tracer._level
-    name = _FINISHED.get(level)
-    made = f"by a call of {name} that has returned" if name else \
-        "by a transform that has returned"
-    return UnexpectedTracerError(
-        f"a {type(tracer).__name__} of level {level}, created {made}, was used after that "
-        f"call ended: it escaped the function being differentiated (through a global, a "
-        f"closure, a list or an attribute), and using it now would treat it as a constant or "
-        f"return it as a value. Return what you need from the function (has_aux=True for extra "
-        f"outputs), or take its value (.primal / .data) inside the function")
-
-
-def check_live(x):
-    """Raise :class:`UnexpectedTracerError` if ``x`` is a tracer of a finished transform."""
-    if isinstance(x, Tracer) and x._level not in LIVE_LEVELS:
-        raise escaped(x)
-
 
 class Tracer:
     """Base of the values that carry derivative information (``DualArray``, ``reverse.Tensor``).
@@ -191,6 +123,12 @@ class Tracer:
         raise TypeError(why.format(kind=self._rule_kind))
 
 
+def check_live(x):
+    """Raise :class:`UnexpectedTracerError` if ``x`` is a tracer of a finished transform."""
+    if isinstance(x, Tracer) and x._level not in LIVE_LEVELS:
+        raise escaped(x)
+
+
 class _ZeroDerivative:
     """Marker in an elementwise entry: the derivative with respect to this argument is zero."""
 
@@ -212,13 +150,22 @@ class Primitive:
     and generate ``jvp``/``vjp`` from the parts they are given, kept in ``parts`` (for
     ``elementwise`` in ``derivs``) for the interpretations that read them; "multilinear" and
     "general" entries are written by hand.
+
+    ``saves`` declares what the VJP reads, so that the reverse tape keeps only that (see
+    :mod:`~dualad.ops.saves`): ``("ans", 0)``, or ``{i: (...)}`` per argument; the factories
+    derive it from the rule kind; ``None`` keeps everything. ``fwd(*args, **kw) -> (ans,
+    residuals)`` (JAX's ``custom_vjp`` shape) computes the answer and values the VJP wants from
+    the forward pass; the tape calls it in place of ``impl`` when it records the op, keeps the
+    residuals with the record and passes them to the VJP as ``residuals=`` (``None`` when there
+    are none: a second-order sweep, a call outside the tape; the rule then recomputes them).
+    Residuals are read-only to the rule: a retained graph is swept again with the same ones.
     """
 
     __slots__ = ("name", "impl", "jvp", "vjp", "vjp_plain", "nondiff", "multiple_results",
-                 "derivs", "kind", "parts", "__weakref__")
+                 "derivs", "kind", "parts", "saves", "fwd", "own_record", "__weakref__")
 
     def __init__(self, name, impl, jvp=None, vjp=None, *, vjp_plain=None, nondiff=False,
-                 multiple_results=False, kind=None):
+                 multiple_results=False, kind=None, saves=None, fwd=None):
         if nondiff and (jvp is not None or vjp is not None):
             raise ValueError(f"{name}: a zero-derivative primitive takes no rules")
         if vjp_plain is not None and vjp is None:
@@ -238,6 +185,17 @@ class Primitive:
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.derivs = None  # elementwise entries keep their partial derivatives here
+        if fwd is not None and vjp is None:
+            raise ValueError(f"{name}: fwd computes residuals for a vjp, which is missing")
+        if saves is None and kind == "linear":  # (by hand: jointly linear, concatenate)
+            saves = ()  # a transpose reads the arguments' shapes, no values
+        if saves is None and kind == "multilinear":
+            saves = Saves(others=True)  # a cotangent reads the other operands
+        self.saves = Saves.declared(saves, name)
+        self.fwd = fwd
+        #: the tape records this op by its general path (several results, or residuals): the
+        #: fast path of one or two arguments tests this one flag
+        self.own_record = multiple_results or fwd is not None
 
     def bind(self, *args, **kwargs):
         """Apply the primitive; the highest-level tracer among ``args`` processes it."""
@@ -414,8 +372,11 @@ def elementwise(name, impl, *derivs):
     arriving there raises). All three rules are generated from the same partials:
     ``jvp = Σ tᵢ·dᵢ``, ``vjp_i = sum_to(g·dᵢ)`` with the lane axis and ``vjp_plain`` the same
     without it (specialized here, once, to the kind of each partial), so the modes cannot drift
-    apart. ``prim.derivs`` keeps the partials for the interpretations that read them (the
-    tape's saving analysis, sparsity detection).
+    apart. ``prim.derivs`` keeps the partials for the interpretations that read them
+    (sparsity detection). What the tape keeps for the cotangent of argument ``i`` is what
+    ``derivs[i]`` declares with :func:`~dualad.ops.saves.reads` (a constant reads nothing; the
+    generated rules read the arguments only for their shapes); an undeclared callable partial
+    keeps everything.
     """
     def missing(i):
         def raise_missing(ans, *args):
@@ -499,9 +460,19 @@ def elementwise(name, impl, *derivs):
         return sum_to(scale(g, d if d.__class__ is float else d(ans, *args)),
                       shape_of(args[i]), lanes=True)
 
-    prim = Primitive(name, impl, jvp, vjp, vjp_plain=_plain_vjp(parts), kind="elementwise")
+    saves = Saves({i: _partial_reads(d) for i, d in enumerate(derivs)}, elementwise=True)
+    prim = Primitive(name, impl, jvp, vjp, vjp_plain=_plain_vjp(parts), kind="elementwise",
+                     saves=saves)
     prim.derivs = derivs
     return prim
+
+
+def _partial_reads(d):
+    """``(keep_ans, positions)`` the cotangent through the partial ``d`` reads: nothing for a
+    constant, a missing or a zero partial; its declaration; everything if it has none."""
+    if d is None or d is ZERO or d.__class__ is float:
+        return (False, frozenset())
+    return getattr(d, "reads", (True, None))
 
 
 def _plain_vjp(parts):
@@ -555,7 +526,8 @@ def linear(name, impl, transpose, *, lanes=None, vjp_plain=None):
     without it ``impl`` runs lane by lane, a loop over the ``K`` lanes, which every entry of
     the table avoids by giving it. The rules are generated: ``jvp = lanes(t)`` and
     ``vjp = transpose(g)``, so the property test of the kind (``lanes`` is ``impl`` lane by
-    lane, ``transpose`` its adjoint) covers every member.
+    lane, ``transpose`` its adjoint) covers every member. A transpose needs no value of the op,
+    only ``x``'s shape and dtype: the tape keeps neither ``x`` nor ``ans``.
     """
     if lanes is None:
         def lanes(t, **params):
@@ -567,7 +539,7 @@ def linear(name, impl, transpose, *, lanes=None, vjp_plain=None):
     def vjp(i, g, ans, x, **params):
         return transpose(g, x, **params)
 
-    prim = Primitive(name, impl, jvp, vjp, vjp_plain=vjp_plain, kind="linear")
+    prim = Primitive(name, impl, jvp, vjp, vjp_plain=vjp_plain, kind="linear", saves={0: ()})
     prim.parts = (lanes, transpose)
     return prim
 
@@ -580,7 +552,9 @@ def bilinear(name, impl, lhs_transpose, rhs_transpose, *, lhs, rhs, vjp_plain=No
     output's shape); ``lhs_transpose(g, a, b, **params)`` and ``rhs_transpose(g, a, b,
     **params)`` are their transposes on a lane-carrying cotangent: the cotangents of ``a`` and
     ``b``. The rules are generated from the four: ``jvp = lhs(ta) + rhs(tb)`` (the product
-    rule) and ``vjp_i`` the ``i``-th transpose, so the two modes share them.
+    rule) and ``vjp_i`` the ``i``-th transpose, so the two modes share them. The cotangent of
+    one operand reads the other (and its own shape): the tape keeps ``b`` for ``a``'s and ``a``
+    for ``b``'s, never ``ans``.
     """
     def jvp(tangents, ans, a, b, **params):
         ta, tb = tangents
@@ -593,7 +567,8 @@ def bilinear(name, impl, lhs_transpose, rhs_transpose, *, lhs, rhs, vjp_plain=No
     def vjp(i, g, ans, a, b, **params):
         return rhs_transpose(g, a, b, **params) if i else lhs_transpose(g, a, b, **params)
 
-    prim = Primitive(name, impl, jvp, vjp, vjp_plain=vjp_plain, kind="bilinear")
+    prim = Primitive(name, impl, jvp, vjp, vjp_plain=vjp_plain, kind="bilinear",
+                     saves={0: (1,), 1: (0,)})
     prim.parts = (lhs, rhs, lhs_transpose, rhs_transpose)
     return prim
 

@@ -1,7 +1,9 @@
 """Elementwise entries: every differentiable NumPy ufunc and the SciPy ufuncs users reach for.
 
-Each entry states its partial derivatives once, as functions of ``(ans, *args)``; the JVP and
-VJP rules of both modes are generated from them by :func:`core.elementwise`. Derivatives are
+Each entry states its partial derivatives once, as functions of ``(ans, *args)``, each declared
+with what it reads (``_x``: the argument, ``_ans``: the answer, ...), which is all the reverse
+tape keeps for it; the JVP and VJP rules of both modes are generated from them by
+:func:`core.elementwise`. Derivatives are
 written with NumPy calls so that they dispatch again on tracers (nth derivatives, nesting).
 Constants are Python floats: NumPy scalars are not "weak" and would promote float32 to float64.
 """
@@ -13,7 +15,7 @@ import operator
 import numpy as np
 import scipy.special as sp
 
-from .core import UFUNC_RULES, ZERO, Tracer, elementwise, implements, nondiff
+from .core import UFUNC_RULES, ZERO, Tracer, elementwise, implements, nondiff, reads
 
 __all__ = ["UNARY", "UNARY_SPECIAL", "BINARY", "BINARY_SPECIAL", "NONDIFF_UFUNCS",
            "polygamma_p", "clip_p", "where_p"]
@@ -39,6 +41,11 @@ def _register(ufunc, *derivs, name=None):
 _one = 1.0         # constant partials: applied without a multiplication
 _minus_one = -1.0
 
+# what a partial reads, declared (see dualad/ops/saves.py): unary partials of (ans, x)
+_x = reads(0)
+_ans = reads("ans")
+_ans_x = reads("ans", 0)
+
 # ---------------------------------------------------------------------------------------------
 # unary: d ans / d x as a function of (ans, x)
 # ---------------------------------------------------------------------------------------------
@@ -47,31 +54,31 @@ UNARY = {
     np.negative: _minus_one,
     np.positive: _one,
     # (np.conjugate and np.absolute are not complex-linear: see complex_rules.py)
-    np.fabs: lambda ans, x: np.sign(x),
-    np.square: lambda ans, x: 2.0 * x,
-    np.sqrt: lambda ans, x: 0.5 / ans,
-    np.cbrt: lambda ans, x: 1.0 / (3.0 * ans * ans),
-    np.reciprocal: lambda ans, x: -(ans * ans),
-    np.exp: lambda ans, x: ans,
-    np.exp2: lambda ans, x: LN2 * ans,
-    np.expm1: lambda ans, x: ans + 1.0,
-    np.log: lambda ans, x: 1.0 / x,
-    np.log2: lambda ans, x: 1.0 / (LN2 * x),
-    np.log10: lambda ans, x: 1.0 / (LN10 * x),
-    np.log1p: lambda ans, x: 1.0 / (1.0 + x),
-    np.sin: lambda ans, x: np.cos(x),
-    np.cos: lambda ans, x: -np.sin(x),
-    np.tan: lambda ans, x: 1.0 + ans * ans,
-    np.arcsin: lambda ans, x: 1.0 / np.sqrt(1.0 - x * x),
-    np.arccos: lambda ans, x: -1.0 / np.sqrt(1.0 - x * x),
-    np.arctan: lambda ans, x: 1.0 / (1.0 + x * x),
-    np.sinh: lambda ans, x: np.cosh(x),
-    np.cosh: lambda ans, x: np.sinh(x),
-    np.tanh: lambda ans, x: 1.0 - ans * ans,
-    np.arcsinh: lambda ans, x: 1.0 / np.sqrt(x * x + 1.0),
+    np.fabs: _x(lambda ans, x: np.sign(x)),
+    np.square: _x(lambda ans, x: 2.0 * x),
+    np.sqrt: _ans(lambda ans, x: 0.5 / ans),
+    np.cbrt: _ans(lambda ans, x: 1.0 / (3.0 * ans * ans)),
+    np.reciprocal: _ans(lambda ans, x: -(ans * ans)),
+    np.exp: _ans(lambda ans, x: ans),
+    np.exp2: _ans(lambda ans, x: LN2 * ans),
+    np.expm1: _ans(lambda ans, x: ans + 1.0),
+    np.log: _x(lambda ans, x: 1.0 / x),
+    np.log2: _x(lambda ans, x: 1.0 / (LN2 * x)),
+    np.log10: _x(lambda ans, x: 1.0 / (LN10 * x)),
+    np.log1p: _x(lambda ans, x: 1.0 / (1.0 + x)),
+    np.sin: _x(lambda ans, x: np.cos(x)),
+    np.cos: _x(lambda ans, x: -np.sin(x)),
+    np.tan: _ans(lambda ans, x: 1.0 + ans * ans),
+    np.arcsin: _x(lambda ans, x: 1.0 / np.sqrt(1.0 - x * x)),
+    np.arccos: _x(lambda ans, x: -1.0 / np.sqrt(1.0 - x * x)),
+    np.arctan: _x(lambda ans, x: 1.0 / (1.0 + x * x)),
+    np.sinh: _x(lambda ans, x: np.cosh(x)),
+    np.cosh: _x(lambda ans, x: np.sinh(x)),
+    np.tanh: _ans(lambda ans, x: 1.0 - ans * ans),
+    np.arcsinh: _x(lambda ans, x: 1.0 / np.sqrt(x * x + 1.0)),
     # (two square roots: sqrt(x² - 1) has the wrong sign for complex x with Re(x) < 0)
-    np.arccosh: lambda ans, x: 1.0 / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0)),
-    np.arctanh: lambda ans, x: 1.0 / (1.0 - x * x),
+    np.arccosh: _x(lambda ans, x: 1.0 / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0))),
+    np.arctanh: _x(lambda ans, x: 1.0 / (1.0 - x * x)),
     np.deg2rad: math.pi / 180.0,
     np.rad2deg: 180.0 / math.pi,
     np.radians: math.pi / 180.0,  # (distinct ufunc objects from deg2rad/rad2deg)
@@ -79,18 +86,18 @@ UNARY = {
 }
 
 UNARY_SPECIAL = {
-    sp.expit: lambda ans, x: ans * (1.0 - ans),
-    sp.logit: lambda ans, x: 1.0 / (x * (1.0 - x)),
-    sp.erf: lambda ans, x: TWO_OVER_SQRT_PI * np.exp(-(x * x)),
-    sp.erfc: lambda ans, x: -TWO_OVER_SQRT_PI * np.exp(-(x * x)),
-    sp.erfinv: lambda ans, x: (0.5 * math.sqrt(math.pi)) * np.exp(ans * ans),
-    sp.ndtr: lambda ans, x: INV_SQRT_2PI * np.exp(-0.5 * x * x),
-    sp.ndtri: lambda ans, x: math.sqrt(2.0 * math.pi) * np.exp(0.5 * ans * ans),
-    sp.log_ndtr: lambda ans, x: INV_SQRT_2PI * np.exp(-0.5 * x * x - ans),
-    sp.gamma: lambda ans, x: ans * sp.digamma(x),
-    sp.gammaln: lambda ans, x: sp.digamma(x),
-    sp.digamma: lambda ans, x: polygamma_p.bind(1, x),
-    sp.erfcx: lambda ans, x: 2.0 * x * ans - TWO_OVER_SQRT_PI,
+    sp.expit: _ans(lambda ans, x: ans * (1.0 - ans)),
+    sp.logit: _x(lambda ans, x: 1.0 / (x * (1.0 - x))),
+    sp.erf: _x(lambda ans, x: TWO_OVER_SQRT_PI * np.exp(-(x * x))),
+    sp.erfc: _x(lambda ans, x: -TWO_OVER_SQRT_PI * np.exp(-(x * x))),
+    sp.erfinv: _ans(lambda ans, x: (0.5 * math.sqrt(math.pi)) * np.exp(ans * ans)),
+    sp.ndtr: _x(lambda ans, x: INV_SQRT_2PI * np.exp(-0.5 * x * x)),
+    sp.ndtri: _ans(lambda ans, x: math.sqrt(2.0 * math.pi) * np.exp(0.5 * ans * ans)),
+    sp.log_ndtr: _ans_x(lambda ans, x: INV_SQRT_2PI * np.exp(-0.5 * x * x - ans)),
+    sp.gamma: _ans_x(lambda ans, x: ans * sp.digamma(x)),
+    sp.gammaln: _x(lambda ans, x: sp.digamma(x)),
+    sp.digamma: _x(lambda ans, x: polygamma_p.bind(1, x)),
+    sp.erfcx: _ans_x(lambda ans, x: 2.0 * x * ans - TWO_OVER_SQRT_PI),
 }
 
 
@@ -100,9 +107,10 @@ def _polygamma_impl(n, x):
 
 #: polygamma(n, x): d/dx = polygamma(n + 1, x); n is an integer order (no derivative)
 polygamma_p = elementwise("scipy.special.polygamma", _polygamma_impl,
-                          ZERO, lambda ans, n, x: polygamma_p.bind(n + 1, x))
+                          ZERO, reads(0, 1)(lambda ans, n, x: polygamma_p.bind(n + 1, x)))
 
 
+@reads(1)
 def _divide_dx(ans, x, y):
     """∂(x / y)/∂x = 1 / y. A Python number y stays one (it promotes nothing, as in the primal),
     and a Python 0 gives NumPy's ±inf, as the primal x / 0 did, not Python's ZeroDivisionError."""
@@ -112,6 +120,7 @@ def _divide_dx(ans, x, y):
         return math.copysign(math.inf, y)
 
 
+@reads(0, 1)
 def _power_dbase(ans, x, y):
     # y·x^(y-1), with the limit 0 where y == 0 (x**0 is constant even at x == 0). Only x == 0
     # needs the guard: elsewhere the plain expression is exact at y == 0 and so are its own
@@ -123,6 +132,7 @@ def _power_dbase(ans, x, y):
     return np.where(zero, 0.0, y * np.power(np.where(zero, 1.0, x), y - 1.0))
 
 
+@reads("ans", 0)
 def _power_dexp(ans, x, y):
     # ln(x)·x^y; at x == 0 the product is 0 (for y > 0), not 0·(-inf)
     safe = np.where(x == 0, 1.0, x)
@@ -131,12 +141,14 @@ def _power_dexp(ans, x, y):
 
 def _extremum_partials(pick_first, nan_aware):
     """Partials of maximum/minimum (and their NaN-ignoring fmax/fmin): ties split 0.5/0.5."""
+    @reads(0, 1)
     def first(ans, x, y):
         d = np.where(pick_first(x, y), 1.0, np.where(x == y, 0.5, 0.0))
         if nan_aware:
             d = np.where(np.isnan(y), 1.0, np.where(np.isnan(x), 0.0, d))
         return d
 
+    @reads(0, 1)
     def second(ans, x, y):
         return first(ans, y, x)
     return first, second
@@ -153,37 +165,46 @@ def _xlog_dy(x, z):
     return np.where(both, 0.0, x / np.where(both, 1.0, z))
 
 
+# binary partials of (ans, x, y)
+_y = reads(1)
+_xy = reads(0, 1)
+_ans_y = reads("ans", 1)
+
 BINARY = {
     np.add: (_one, _one),
     np.subtract: (_one, _minus_one),
-    np.multiply: (lambda ans, x, y: y, lambda ans, x, y: x),
+    np.multiply: (_y(lambda ans, x, y: y), _x(lambda ans, x, y: x)),
     # (ans / -y rather than -ans / y: a scalar y is negated once, not the array ans)
-    np.divide: (_divide_dx, lambda ans, x, y: ans / -y),
+    np.divide: (_divide_dx, _ans_y(lambda ans, x, y: ans / -y)),
     np.power: (_power_dbase, _power_dexp),
     np.float_power: (_power_dbase, _power_dexp),
     np.maximum: _extremum_partials(np.greater, nan_aware=False),
     np.minimum: _extremum_partials(np.less, nan_aware=False),
     np.fmax: _extremum_partials(np.greater, nan_aware=True),
     np.fmin: _extremum_partials(np.less, nan_aware=True),
-    np.arctan2: (lambda ans, y, x: x / (x * x + y * y), lambda ans, y, x: -y / (x * x + y * y)),
-    np.hypot: (lambda ans, x, y: x / ans, lambda ans, x, y: y / ans),
-    np.logaddexp: (lambda ans, x, y: np.exp(x - ans), lambda ans, x, y: np.exp(y - ans)),
-    np.logaddexp2: (lambda ans, x, y: np.exp2(x - ans), lambda ans, x, y: np.exp2(y - ans)),
-    np.copysign: (lambda ans, x, y: np.sign(x) * np.sign(ans), ZERO),
-    np.remainder: (_one, lambda ans, x, y: -np.floor_divide(x, y)),
-    np.fmod: (_one, lambda ans, x, y: -np.trunc(x / y)),
-    np.ldexp: (lambda ans, x, i: np.ldexp(1.0, i), ZERO),
+    np.arctan2: (_xy(lambda ans, y, x: x / (x * x + y * y)),
+                 _xy(lambda ans, y, x: -y / (x * x + y * y))),
+    np.hypot: (_ans_x(lambda ans, x, y: x / ans), _ans_y(lambda ans, x, y: y / ans)),
+    np.logaddexp: (_ans_x(lambda ans, x, y: np.exp(x - ans)),
+                   _ans_y(lambda ans, x, y: np.exp(y - ans))),
+    np.logaddexp2: (_ans_x(lambda ans, x, y: np.exp2(x - ans)),
+                    _ans_y(lambda ans, x, y: np.exp2(y - ans))),
+    np.copysign: (_ans_x(lambda ans, x, y: np.sign(x) * np.sign(ans)), ZERO),
+    np.remainder: (_one, _xy(lambda ans, x, y: -np.floor_divide(x, y))),
+    np.fmod: (_one, _xy(lambda ans, x, y: -np.trunc(x / y))),
+    np.ldexp: (_y(lambda ans, x, i: np.ldexp(1.0, i)), ZERO),
 }
 
 BINARY_SPECIAL = {
     # ∂/∂x is log y also at x == 0 (x·log y is linear in x), -inf at y == 0
-    sp.xlogy: (lambda ans, x, y: np.log(y), lambda ans, x, y: _xlog_dy(x, y)),
-    sp.xlog1py: (lambda ans, x, y: np.log1p(y), lambda ans, x, y: _xlog_dy(x, 1.0 + y)),
+    sp.xlogy: (_y(lambda ans, x, y: np.log(y)), _xy(lambda ans, x, y: _xlog_dy(x, y))),
+    sp.xlog1py: (_y(lambda ans, x, y: np.log1p(y)),
+                 _xy(lambda ans, x, y: _xlog_dy(x, 1.0 + y))),
     # B(a, b) = Γ(a)Γ(b)/Γ(a+b): ∂/∂a log B = ψ(a) − ψ(a+b)
-    sp.beta: (lambda ans, a, b: ans * (sp.digamma(a) - sp.digamma(a + b)),
-              lambda ans, a, b: ans * (sp.digamma(b) - sp.digamma(a + b))),
-    sp.betaln: (lambda ans, a, b: sp.digamma(a) - sp.digamma(a + b),
-                lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b)),
+    sp.beta: (reads("ans", 0, 1)(lambda ans, a, b: ans * (sp.digamma(a) - sp.digamma(a + b))),
+              reads("ans", 0, 1)(lambda ans, a, b: ans * (sp.digamma(b) - sp.digamma(a + b)))),
+    sp.betaln: (_xy(lambda ans, a, b: sp.digamma(a) - sp.digamma(a + b)),
+                _xy(lambda ans, a, b: sp.digamma(b) - sp.digamma(a + b))),
 }
 
 
@@ -224,11 +245,11 @@ def _beta_density(a, b, x):
 #: derivative is the density; in the shape parameters it is a series with no SciPy routine, so
 #: it is not implemented (a tangent arriving there raises NotImplementedError naming it)
 IN_X_SPECIAL = {
-    sp.betainc: (None, None, lambda ans, a, b, x: _beta_density(a, b, x)),
-    sp.betaincc: (None, None, lambda ans, a, b, x: -_beta_density(a, b, x)),
-    sp.gammainc: (None, lambda ans, a, x: _gamma_density(a, x)),
-    sp.gammaincc: (None, lambda ans, a, x: -_gamma_density(a, x)),
-    sp.stdtr: (None, lambda ans, df, t: _t_density(df, t)),
+    sp.betainc: (None, None, reads(0, 1, 2)(lambda ans, a, b, x: _beta_density(a, b, x))),
+    sp.betaincc: (None, None, reads(0, 1, 2)(lambda ans, a, b, x: -_beta_density(a, b, x))),
+    sp.gammainc: (None, _xy(lambda ans, a, x: _gamma_density(a, x))),
+    sp.gammaincc: (None, _xy(lambda ans, a, x: -_gamma_density(a, x))),
+    sp.stdtr: (None, _xy(lambda ans, df, t: _t_density(df, t))),
 }
 
 #: ufuncs with derivative zero wherever defined: integer-valued, boolean or piecewise constant
@@ -275,11 +296,16 @@ def _clip_dm(ans, x, lo, hi):
 #: clip is minimum(maximum(x, lo), hi), and its derivative is that composition's (as in JAX):
 #: 1 inside (lo, hi), 0 outside, and where x equals a bound the derivative is split 0.5/0.5
 #: between x and that bound, whether the bound is traced or not (central differences agree)
+#: (the partials read every argument, and the answer for its dtype: np.result_type dispatches
+#: on it like any NumPy function)
+_all3 = reads("ans", 0, 1, 2)
 clip_p = elementwise(
     "numpy.clip", _clip_impl,
-    lambda ans, x, lo, hi: _clip_dm(ans, x, lo, hi) * _tie_split(x, lo, np.result_type(ans)),
-    lambda ans, x, lo, hi: _clip_dm(ans, x, lo, hi) * _tie_split(lo, x, np.result_type(ans)),
-    lambda ans, x, lo, hi: _tie_split(np.maximum(x, lo), hi, np.result_type(ans)))
+    _all3(lambda ans, x, lo, hi:
+          _clip_dm(ans, x, lo, hi) * _tie_split(x, lo, np.result_type(ans))),
+    _all3(lambda ans, x, lo, hi:
+          _clip_dm(ans, x, lo, hi) * _tie_split(lo, x, np.result_type(ans))),
+    _all3(lambda ans, x, lo, hi: _tie_split(np.maximum(x, lo), hi, np.result_type(ans))))
 
 
 @implements(np.clip)
@@ -297,10 +323,11 @@ def _where_impl(cond, x, y):
     return np.where(cond, x, y)
 
 
+#: the partials read the condition only: the branches are needed for their shapes
 where_p = elementwise(
     "numpy.where", _where_impl, ZERO,
-    lambda ans, c, x, y: np.asarray(c, dtype=bool),
-    lambda ans, c, x, y: ~np.asarray(c, dtype=bool))
+    _x(lambda ans, c, x, y: np.asarray(c, dtype=bool)),
+    _x(lambda ans, c, x, y: ~np.asarray(c, dtype=bool)))
 
 
 @implements(np.where)

@@ -86,7 +86,8 @@ def _c2c_vjp(i, g, ans, x, s, axes, norm, inverse):
     return _real_for(x, _fit(ct, [xshape[a] for a in axes], _lane(axes)))
 
 
-c2c_p = Primitive("numpy.fft.fftn", _c2c_impl, jvp=_c2c_jvp, vjp=_c2c_vjp)
+# (linear maps: the transposes read x for its shape and dtype only)
+c2c_p = Primitive("numpy.fft.fftn", _c2c_impl, jvp=_c2c_jvp, vjp=_c2c_vjp, saves=())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def _r2c_vjp(i, g, ans, x, n, axis, norm):
     return _fit(np.real(full), [shape_of(x)[axis]], [axis + 1])
 
 
-r2c_p = Primitive("numpy.fft.rfft", _r2c_impl, jvp=_r2c_jvp, vjp=_r2c_vjp)
+r2c_p = Primitive("numpy.fft.rfft", _r2c_impl, jvp=_r2c_jvp, vjp=_r2c_vjp, saves=())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def _c2r_vjp(i, g, ans, x, n, axis, norm):
     return _real_for(x, _fit(ct, [shape_of(x)[axis]], [axis + 1]))
 
 
-c2r_p = Primitive("numpy.fft.irfft", _c2r_impl, jvp=_c2r_jvp, vjp=_c2r_vjp)
+c2r_p = Primitive("numpy.fft.irfft", _c2r_impl, jvp=_c2r_jvp, vjp=_c2r_vjp, saves=())
 
 
 # ---------------------------------------------------------------------------------------------

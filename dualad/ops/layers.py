@@ -11,12 +11,11 @@ their rules call BLAS exactly as hand-written backpropagation would.
 the lane axis of tangents and cotangents) are folded into the rows of one GEMM.
 
 ``softmax_cross_entropy(logits, labels, reduction)`` takes ``(N, C)`` logits and ``(N,)``
-integer labels; it is max-subtracted, so finite for any finite logits. Its rules need the
-softmax the implementation computed on the way to the loss: a caller may pass a fresh list as
-the ``workspace`` keyword, where the implementation leaves its exponentials and the first rule
-to run for those very logits takes them (the tape keeps an op's keyword arguments with its
-record, so this is that record's own residual, not shared state). Without a workspace, or on a
-second sweep, the rules recompute the softmax.
+integer labels; it is max-subtracted, so finite for any finite logits. Its VJP needs the
+softmax the implementation computed on the way to the loss: the entry's ``fwd`` returns the
+exponentials and their row sums as declared residuals, which the tape keeps with the record
+and hands to the rule (``residuals=``); called without them (forward mode, a second-order
+sweep, tracers) the rules recompute the softmax.
 
 The rules use array methods (``.reshape``, ``.sum``, ``.swapaxes``, ``@``) that plain arrays
 and tracers both have, so they differentiate again when nested; plain ndarrays take shortcuts
@@ -108,14 +107,18 @@ def _linear_jvp(tangents, ans, x, w, b=None):
 
 def _linear_vjp(i, g, ans, x, w, b=None):
     """``gx = g w``, ``gw = gᵀ x`` and ``gb = Σ g``, the leading axes folded into GEMM rows."""
-    if type(g) is _ndarray and type(x) is _ndarray and type(w) is _ndarray:
+    if type(g) is _ndarray:
         gs = g.shape
         if len(gs) == 3 and gs[0] == 1:  # the usual case, spelled out: one direction, 2-d x
+            # (each cotangent reads only the other operand: the tape may keep just that one)
             if i == 0:
-                return (g[0] @ w)[None]
-            if i == 1:
-                return (g[0].T @ x)[None]
-            return _add(g, axis=1)
+                if type(w) is _ndarray:
+                    return (g[0] @ w)[None]
+            elif i == 1:
+                if type(x) is _ndarray:
+                    return (g[0].T @ x)[None]
+            else:
+                return _add(g, axis=1)
     gs = tuple(g.shape)
     n_out = gs[-1]
     if i == 0:
@@ -135,7 +138,10 @@ def _linear_vjp(i, g, ans, x, w, b=None):
     return _add(g3, axis=1) if type(g3) is _ndarray else g3.sum(axis=1)
 
 
-linear_p = Primitive("dualad.linear", _linear_impl, jvp=_linear_jvp, vjp=_linear_vjp)
+#: x's cotangent reads w, w's reads x, the bias's neither: a layer whose weight is not trained
+#: does not keep its input
+linear_p = Primitive("dualad.linear", _linear_impl, jvp=_linear_jvp, vjp=_linear_vjp,
+                     saves={0: (1,), 1: (0,), 2: ()})
 
 
 def linear(x, w, b=None):
@@ -229,11 +235,12 @@ def _finite(ans):
     return False
 
 
-def _ce_impl(logits, *, labels, reduction, workspace=None):
+def _ce_fwd(logits, *, labels, reduction):
+    """``(loss, (e, s))``: the loss and, as residuals for the VJP, the exponentials of the
+    shifted logits and their row sums (``None`` for a tracer: its own level computes)."""
     if isinstance(logits, Tracer):
-        return softmax_cross_entropy_p.bind(logits, labels=labels, reduction=reduction,
-                                            workspace=workspace)
-    given = logits
+        # a lower-level tracer: let its own level process the op
+        return softmax_cross_entropy_p.bind(logits, labels=labels, reduction=reduction), None
     if type(logits) is not _ndarray:
         logits = np.asarray(logits)
     _check_reduction(reduction)
@@ -247,9 +254,11 @@ def _ce_impl(logits, *, labels, reduction, workspace=None):
     out, e, s = _ce_loss(logits, labels, reduction, guard=False)
     if not _finite(out):
         out, e, s = _ce_loss(logits, labels, reduction, guard=True)
-    if workspace is not None:
-        workspace[:] = [(given, e, s)]
-    return out
+    return out, (e, s)
+
+
+def _ce_impl(logits, *, labels, reduction):
+    return _ce_fwd(logits, labels=labels, reduction=reduction)[0]
 
 
 def _indices(labels):
@@ -259,27 +268,19 @@ def _indices(labels):
     return labels
 
 
-def _take(workspace, logits):
-    """The ``(e, s)`` the implementation left in ``workspace`` for exactly these ``logits``,
-    removed from it (the rules write into ``e``); ``None`` if there is none."""
-    if workspace and workspace[0][0] is logits:
-        return workspace.pop()[1:]
-    return None
-
-
 def _scaled_residual(logits, labels, scale, guard, saved=None):
     """``(softmax(logits) − onehot(labels)) · scale`` of an ndarray, in one fresh array;
     ``scale`` is a scalar, ``(1, 1)`` or one per row ``(N, 1)``. ``saved``: the forward pass's
-    ``(e, s)``, written into (else they are recomputed)."""
-    logits = _contiguous(logits)
-    n, c = logits.shape
+    ``(e, s)``, read only (a retained graph is swept with them again); else recomputed."""
+    n, c = shape_of(logits)
     starts = _flat_rows(n, c)
     if saved is None:
-        e = np.exp(_shifted(logits, starts, guard))
+        e = np.exp(_shifted(_contiguous(logits), starts, guard))
         s = _row_sums(e)
+        e *= scale / s  # the scale joins the (N, 1) normalizers, not the (N, C) array
     else:
         e, s = saved
-    e *= scale / s  # the scale joins the (N, 1) normalizers, not the (N, C) array
+        e = e * (scale / s)  # (the same product, into a fresh array)
     flat = e.reshape(-1)
     # (flat: a quarter of the cost of e[rows, labels])
     flat[starts + _indices(labels)] -= scale.reshape(-1) if type(scale) is _ndarray else scale
@@ -291,25 +292,27 @@ def _onehot(labels, n_classes, dtype):
     return (np.asarray(labels)[:, None] == np.arange(n_classes)).astype(dtype)
 
 
-def _residual(logits, labels, ans, workspace):
-    """``softmax(logits) − onehot(labels)`` for an ndarray or a tracer."""
+def _residual(logits, labels, ans, saved=None):
+    """``softmax(logits) − onehot(labels)`` for an ndarray or a tracer (``saved``: the forward
+    pass's ``(e, s)`` of an ndarray)."""
     if type(logits) is _ndarray:
-        return _scaled_residual(logits, labels, 1.0, not _finite(ans), _take(workspace, logits))
+        return _scaled_residual(logits, labels, 1.0, not _finite(ans), saved)
     return _softmax(logits, 1) - _onehot(labels, shape_of(logits)[1], logits.dtype)
 
 
-def _ce_jvp(tangents, ans, logits, *, labels, reduction, workspace=None):
+def _ce_jvp(tangents, ans, logits, *, labels, reduction):
     """``Σ_c (softmax − onehot)·ṫ`` per sample, reduced as the loss is."""
     t = tangents[0]
-    d = (_residual(logits, labels, ans, workspace) * t).sum(axis=-1)
+    d = (_residual(logits, labels, ans) * t).sum(axis=-1)
     if reduction == "none":
         return d
     d = d.sum(axis=1)
     return d * (1.0 / max(t.shape[1], 1)) if reduction == "mean" else d
 
 
-def _ce_vjp(i, g, ans, logits, *, labels, reduction, workspace=None):
-    """``(softmax − onehot) · g``, divided by N for the mean."""
+def _ce_vjp(i, g, ans, logits, *, labels, reduction, residuals=None):
+    """``(softmax − onehot) · g``, divided by N for the mean; ``residuals``: ``fwd``'s
+    ``(e, s)``, the softmax without recomputing it."""
     n, c = logits.shape
     k = g.shape[0]
     if reduction == "none":
@@ -319,14 +322,15 @@ def _ce_vjp(i, g, ans, logits, *, labels, reduction, workspace=None):
         scale = scale.reshape((k, 1, 1))
     if k == 1 and type(logits) is _ndarray and type(g) is _ndarray:
         # one direction: the scale folded into the softmax's normalization
-        q = _scaled_residual(logits, labels, scale[0], not _finite(ans),
-                             _take(workspace, logits))
+        q = _scaled_residual(logits, labels, scale[0], not _finite(ans), residuals)
         return q.reshape((1, n, c))
-    return scale * _residual(logits, labels, ans, workspace)
+    return scale * _residual(logits, labels, ans, residuals)
 
 
+#: the rules read the logits (the residuals are absent for tracers) and the loss (whether the
+#: softmax needs the guard against infinite logits)
 softmax_cross_entropy_p = Primitive("dualad.softmax_cross_entropy", _ce_impl, jvp=_ce_jvp,
-                                    vjp=_ce_vjp)
+                                    vjp=_ce_vjp, fwd=_ce_fwd, saves=("ans", 0))
 
 
 def softmax_cross_entropy(logits, labels, reduction="mean"):
@@ -348,5 +352,4 @@ def softmax_cross_entropy(logits, labels, reduction="mean"):
     shape = shape_of(logits)
     if len(shape) == 2 and labels.size and (labels.min() < 0 or labels.max() >= shape[1]):
         raise IndexError(f"softmax_cross_entropy: labels must be in [0, {shape[1]})")
-    return softmax_cross_entropy_p.bind(logits, labels=labels, reduction=reduction,
-                                        workspace=[])
+    return softmax_cross_entropy_p.bind(logits, labels=labels, reduction=reduction)

@@ -135,7 +135,7 @@ def _triu(m, k=0):
 inv_p = Primitive(
     "numpy.linalg.inv", lambda a: np.linalg.inv(a),
     jvp=lambda ts, ans, a: -(ans @ ts[0] @ ans),
-    vjp=lambda i, g, ans, a: -(_mT(ans) @ g @ _mT(ans)))
+    vjp=lambda i, g, ans, a: -(_mT(ans) @ g @ _mT(ans)), saves=("ans",))
 
 
 _inv = implements(np.linalg.inv)(lambda a: inv_p.bind(a))
@@ -150,7 +150,8 @@ det_p = Primitive(
     "numpy.linalg.det", lambda a: np.linalg.det(a),
     jvp=lambda ts, ans, a: ans * np.sum(_inv_transpose(a, "numpy.linalg.det") * ts[0],
                                         axis=(-2, -1)),
-    vjp=lambda i, g, ans, a: (g * ans)[..., None, None] * _inv_transpose(a, "numpy.linalg.det"))
+    vjp=lambda i, g, ans, a: (g * ans)[..., None, None] * _inv_transpose(a, "numpy.linalg.det"),
+    saves=("ans", 0))
 
 implements(np.linalg.det)(lambda a: det_p.bind(a))
 
@@ -161,7 +162,7 @@ slogdet_p = Primitive(
     jvp=lambda ts, ans, a: (None, np.sum(_inv_transpose(a, "numpy.linalg.slogdet") * ts[0],
                                          axis=(-2, -1))),
     vjp=lambda i, g, ans, a: g[1][..., None, None] * _inv_transpose(a, "numpy.linalg.slogdet"),
-    multiple_results=True)
+    multiple_results=True, saves=(0,))
 
 
 @implements(np.linalg.slogdet)
@@ -197,8 +198,9 @@ def _solve_vjp(i, g, ans, a, b):
     return sum_to(-(gb @ _mT(x)), shape_of(a), lanes=True)
 
 
+#: b's cotangent needs only A; A's needs the solution x too
 solve_p = Primitive("numpy.linalg.solve", lambda a, b: np.linalg.solve(a, b),
-                    jvp=_solve_jvp, vjp=_solve_vjp)
+                    jvp=_solve_jvp, vjp=_solve_vjp, saves={0: ("ans", 0), 1: (0,)})
 
 implements(np.linalg.solve)(lambda a, b: solve_p.bind(a, b))
 
@@ -229,7 +231,7 @@ def _cholesky_vjp(i, g, ans, a, upper):
 
 cholesky_p = Primitive("numpy.linalg.cholesky",
                        lambda a, upper: np.linalg.cholesky(a, upper=upper),
-                       jvp=_cholesky_jvp, vjp=_cholesky_vjp)
+                       jvp=_cholesky_jvp, vjp=_cholesky_vjp, saves=("ans",))
 
 
 @implements(np.linalg.cholesky)
@@ -285,7 +287,7 @@ def _eigh_vjp(i, g, ans, a, UPLO):
 
 
 eigh_p = Primitive("numpy.linalg.eigh", lambda a, UPLO: tuple(np.linalg.eigh(a, UPLO=UPLO)),
-                   jvp=_eigh_jvp, vjp=_eigh_vjp, multiple_results=True)
+                   jvp=_eigh_jvp, vjp=_eigh_vjp, multiple_results=True, saves=("ans",))
 
 
 def _eigvalsh_jvp(ts, ans, a, UPLO):
@@ -301,7 +303,7 @@ def _eigvalsh_vjp(i, g, ans, a, UPLO):
 #: eigenvalues alone: differentiable wherever they are distinct, without eigenvector rules
 eigvalsh_p = Primitive("numpy.linalg.eigvalsh",
                        lambda a, UPLO: np.linalg.eigvalsh(a, UPLO=UPLO),
-                       jvp=_eigvalsh_jvp, vjp=_eigvalsh_vjp)
+                       jvp=_eigvalsh_jvp, vjp=_eigvalsh_vjp, saves=(0,))
 
 
 def _uplo(UPLO):
@@ -365,7 +367,7 @@ def _qr_vjp(i, g, ans, a):
 
 
 qr_p = Primitive("numpy.linalg.qr", lambda a: tuple(np.linalg.qr(a, mode="reduced")),
-                 jvp=_qr_jvp, vjp=_qr_vjp, multiple_results=True)
+                 jvp=_qr_jvp, vjp=_qr_vjp, multiple_results=True, saves=("ans",))
 
 
 @implements(np.linalg.qr)
@@ -456,7 +458,7 @@ def _svd_vjp(i, g, ans, a, full_matrices):
 svd_p = Primitive(
     "numpy.linalg.svd",
     lambda a, full_matrices: tuple(np.linalg.svd(a, full_matrices=full_matrices)),
-    jvp=_svd_jvp, vjp=_svd_vjp, multiple_results=True)
+    jvp=_svd_jvp, vjp=_svd_vjp, multiple_results=True, saves=("ans",))
 
 
 def _svdvals_jvp(ts, ans, a):
@@ -471,7 +473,7 @@ def _svdvals_vjp(i, g, ans, a):
 
 #: singular values alone: ds = diag(Uᵀ dA V), Ā = U diag(s̄) Vᵀ; no condition on the gaps
 svdvals_p = Primitive("numpy.linalg.svdvals", lambda a: np.linalg.svd(a, compute_uv=False),
-                      jvp=_svdvals_jvp, vjp=_svdvals_vjp)
+                      jvp=_svdvals_jvp, vjp=_svdvals_vjp, saves=(0,))
 
 
 @implements(np.linalg.svd)
@@ -524,7 +526,7 @@ def _pinv_vjp(i, g, ans, a, **cutoff):
 
 
 pinv_p = Primitive("numpy.linalg.pinv", lambda a, **cutoff: np.linalg.pinv(a, **cutoff),
-                   jvp=_pinv_jvp, vjp=_pinv_vjp)
+                   jvp=_pinv_jvp, vjp=_pinv_vjp, saves=("ans", 0))
 
 
 @implements(np.linalg.pinv)

@@ -131,10 +131,11 @@ def _matmul_rhs_transpose(g, a, b):
 def _matmul_vjp_plain(i, g, ans, a, b):
     """The transposes for one cotangent without the lane axis: vectors and matrices of plain
     arrays take one product each (the lane rule's reshapes cost more than the product on small
-    arrays); the rest goes through the lane rules."""
-    if type(a) is _ndarray and type(b) is _ndarray and not isinstance(g, Tracer):
-        nda = a.ndim
-        ndb = b.ndim
+    arrays); the rest goes through the lane rules. Only the operand the cotangent reads must be
+    an array: of the other (which the tape may not have kept) the rule needs the rank alone."""
+    if type(b if i == 0 else a) is _ndarray and not isinstance(g, Tracer):
+        nda = len(a.shape)
+        ndb = len(b.shape)
         if ndb == 1:
             if nda == 1:  # x @ y: g is a scalar
                 return g * (b if i == 0 else a)

@@ -189,7 +189,7 @@ def _extreme(name, fn):
             ts[0] * _tie_partial(ans, x, axis, keepdims), axis=_lane_axes(axis),
             keepdims=keepdims),
         vjp=lambda i, g, ans, x, axis, keepdims: _expand(g, shape_of(x), axis, keepdims)
-        * _tie_partial(ans, x, axis, keepdims))
+        * _tie_partial(ans, x, axis, keepdims), saves=("ans", 0))
 
 
 max_p = _extreme("max", np.max)
@@ -241,7 +241,7 @@ prod_p = Primitive(
         ts[0] * _others_product(ans, x, axis, keepdims), axis=_lane_axes(axis),
         keepdims=keepdims),
     vjp=lambda i, g, ans, x, axis, keepdims: _expand(g, shape_of(x), axis, keepdims)
-    * _others_product(ans, x, axis, keepdims))
+    * _others_product(ans, x, axis, keepdims), saves=("ans", 0))
 
 
 @implements(np.prod)
@@ -303,7 +303,7 @@ def _cumprod_vjp(i, g, ans, x, axis):
 
 
 cumprod_p = Primitive("numpy.cumprod", lambda x, axis: np.cumprod(x, axis=axis),
-                      jvp=_cumprod_jvp, vjp=_cumprod_vjp)
+                      jvp=_cumprod_jvp, vjp=_cumprod_vjp, saves=("ans", 0))
 
 implements(np.cumsum)(_cum_front(cumsum_p, "cumsum"))
 implements(np.cumprod)(_cum_front(cumprod_p, "cumprod"))

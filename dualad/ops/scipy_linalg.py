@@ -124,7 +124,7 @@ def _expm_impl(a):
 expm_p = Primitive(
     "scipy.linalg.expm", _expm_impl,
     jvp=lambda ts, ans, a: _frechet(a, ts[0]),
-    vjp=lambda i, g, ans, a: _frechet(np.swapaxes(a, -1, -2), g))
+    vjp=lambda i, g, ans, a: _frechet(np.swapaxes(a, -1, -2), g), saves=(0,))
 
 
 def expm(A):
@@ -157,7 +157,7 @@ def _sqrtm_impl(a):
 sqrtm_p = Primitive(
     "scipy.linalg.sqrtm", _sqrtm_impl,
     jvp=lambda ts, ans, a: _sylvester_lanes(ans, ts[0]),
-    vjp=lambda i, g, ans, a: _sylvester_lanes(np.swapaxes(ans, -1, -2), g))
+    vjp=lambda i, g, ans, a: _sylvester_lanes(np.swapaxes(ans, -1, -2), g), saves=("ans",))
 
 
 def sqrtm(A, disp=True, blocksize=64):
@@ -187,7 +187,8 @@ lu_solve_p = Primitive(
     "scipy.linalg.lu_solve",
     lambda b, lu, piv, trans: _sl().lu_solve((lu, piv), b, trans=trans),
     jvp=lambda ts, ans, b, lu, piv, trans: _lu_solve_lanes(lu, piv, ts[0], trans),
-    vjp=lambda i, g, ans, b, lu, piv, trans: _lu_solve_lanes(lu, piv, g, 1 - trans))
+    vjp=lambda i, g, ans, b, lu, piv, trans: _lu_solve_lanes(lu, piv, g, 1 - trans),
+    saves=(1, 2))  # (the factors: linear in b, whose value it does not need)
 
 
 def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):

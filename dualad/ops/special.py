@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.special as sp
 
-from .core import Primitive, Tracer, elementwise, implements, ndim_of
+from .core import Primitive, Tracer, elementwise, implements, ndim_of, reads
 from .reductions import normalize_axes
 
 __all__ = ["logsumexp", "softmax", "log_softmax", "relu", "softmax_p", "log_softmax_p", "relu_p"]
@@ -76,14 +76,16 @@ log_softmax_p = Primitive(
     "scipy.special.log_softmax", _log_softmax_impl,
     jvp=lambda ts, ans, x, axis: ts[0] - np.sum(np.exp(ans) * ts[0], axis=axis + 1,
                                                 keepdims=True),
-    vjp=lambda i, g, ans, x, axis: g - np.exp(ans) * np.sum(g, axis=axis + 1, keepdims=True))
+    vjp=lambda i, g, ans, x, axis: g - np.exp(ans) * np.sum(g, axis=axis + 1, keepdims=True),
+    saves=("ans",))
 
 # d softmax = s·(t − Σ s·t) ;  self-adjoint: s·(g − Σ s·g)
 softmax_p = Primitive(
     "scipy.special.softmax", _softmax_impl,
     jvp=lambda ts, ans, x, axis: ans * (ts[0] - np.sum(ans * ts[0], axis=axis + 1,
                                                        keepdims=True)),
-    vjp=lambda i, g, ans, x, axis: ans * (g - np.sum(ans * g, axis=axis + 1, keepdims=True)))
+    vjp=lambda i, g, ans, x, axis: ans * (g - np.sum(ans * g, axis=axis + 1, keepdims=True)),
+    saves=("ans",))
 
 
 def _one_axis(name, x, axis):
@@ -119,8 +121,10 @@ def softmax(x, axis=-1):
 # cost, and NaN stays NaN, as in PyTorch); the derivative is this entry's.
 # ---------------------------------------------------------------------------------------------
 
+#: the partial reads the answer, not x (ans > 0 exactly where x > 0, NaN included): the tape
+#: keeps the activation the next layer keeps anyway, and frees the pre-activation
 relu_p = elementwise("dualad.relu", lambda x: np.maximum(x, 0.0),
-                     lambda ans, x: (x > 0).astype(x.dtype))
+                     reads("ans")(lambda ans, x: (ans > 0).astype(ans.dtype)))
 
 
 def relu(x):

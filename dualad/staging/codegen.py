@@ -94,8 +94,6 @@ _TEMPLATES = {
 }
 _HELPER_OF = {"scipy.special.softmax": "_softmax", "scipy.special.log_softmax": "_log_softmax",
               "dualad.index_add": "_index_add", "dualad.linear": "_linear"}
-#: keywords that are workspaces of a rule, not arguments of the computation
-_DROPPED_KWARGS = frozenset({"workspace"})
 
 
 def module_name(qual):
@@ -186,7 +184,7 @@ def expression(eq, names):
         if spelled is None or not _resolves(spelled, prim.ufunc):
             spelled = names.obj(prim.ufunc, "f")
         return f"_into({spelled}, {', '.join(args)})"
-    kw = {k: v for k, v in eq.kwargs.items() if k not in _DROPPED_KWARGS}
+    kw = eq.kwargs
     name = prim.name
     if type(prim) is Call:
         spelled = module_name(name)
