@@ -12,6 +12,7 @@ import math
 import operator
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from .core import (Primitive, Tracer, align, implements, linear, ndim_of,
                    normalize_axis as _axis, shape_of, sum_to)
@@ -112,9 +113,8 @@ def _matrix_transpose(x, /):
 @implements(np.moveaxis)
 def _moveaxis(a, source, destination):
     nd = ndim_of(a)
-    src = [_axis(s, nd) for s in (source if isinstance(source, (tuple, list)) else [source])]
-    dst = [_axis(d, nd) for d in (destination if isinstance(destination, (tuple, list))
-                                  else [destination])]
+    src = normalize_axis_tuple(source, nd, "source")
+    dst = normalize_axis_tuple(destination, nd, "destination")
     if len(src) != len(dst):
         raise ValueError("numpy.moveaxis: source and destination need the same number of axes")
     order = [n for n in range(nd) if n not in src]
