@@ -55,7 +55,7 @@ _ufunc_rule = UFUNC_RULES.get
 _function_rule = FUNCTION_RULES.get
 
 
-def _is_float(dtype):
+def _is_inexact(dtype):
     """Floating or complex (a tenth of the cost of np.issubdtype(dtype, np.inexact))."""
     return _dtype(dtype).kind in "fc"
 
@@ -163,7 +163,7 @@ class Tensor(ArrayProtocol):
     def data(self, value):
         if not isinstance(value, Tracer):
             value = np.asarray(value)
-        if self._requires_grad and not _is_float(value.dtype):
+        if self._requires_grad and not _is_inexact(value.dtype):
             raise TypeError(f"Tensor.data: a Tensor that requires grad needs a floating value; "
                             f"got dtype {value.dtype}")
         self._value = value
@@ -183,7 +183,7 @@ class Tensor(ArrayProtocol):
                     f"requires_grad can only be changed on leaf Tensors; this one was computed "
                     f"by {self.op}. Use .detach() for a Tensor outside the graph")
             return
-        if flag and not _is_float(self.dtype):
+        if flag and not _is_inexact(self.dtype):
             raise TypeError(f"only floating-point Tensors can require grad; got dtype "
                             f"{self.dtype}. Build it from float data, e.g. "
                             f"Tensor(np.asarray(data, dtype=float), requires_grad=True)")
@@ -432,7 +432,7 @@ class Tensor(ArrayProtocol):
             g = cotangent
         else:
             dtype = self.dtype
-            g = np.array(cotangent, dtype=dtype if _is_float(dtype) else None, copy=True)
+            g = np.array(cotangent, dtype=dtype if _is_inexact(dtype) else None, copy=True)
         if tuple(g.shape) != tuple(shape):
             raise RuntimeError(f"backward(): the cotangent has shape {tuple(g.shape)} but the "
                                f"output has shape {tuple(shape)}; they must match")
@@ -450,7 +450,7 @@ class Tensor(ArrayProtocol):
         g = own(g, seen)
         if type(g) is _ndarray or isinstance(g, Tracer):
             dtype = self._value.dtype
-            if g.dtype != dtype and _is_float(dtype):
+            if g.dtype != dtype and _is_inexact(dtype):
                 g = leaf_dtype(g, dtype)
         elif isinstance(g, Tracer):
             g = real_part_for(g, self._value.dtype)

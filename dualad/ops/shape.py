@@ -149,12 +149,13 @@ def _broadcast_arrays(*args, subok=False):
                  for a in args)
 
 
-def _is_float(dtype):
+def _is_inexact(dtype):
+    """Floating or complex: the dtypes that carry a derivative."""
     return np.issubdtype(np.dtype(dtype), np.inexact)
 
 
 def _cast_transpose(g, x, dtype):
-    if not _is_float(dtype):
+    if not _is_inexact(dtype):
         return None
     # a real input's cotangent is real: a cast to complex transposes to the real part
     if g.dtype.kind == "c" and x.dtype.kind != "c":
@@ -164,16 +165,16 @@ def _cast_transpose(g, x, dtype):
 
 cast_p = linear(
     "numpy.ndarray.astype", lambda x, dtype: x.astype(dtype),
-    lanes=lambda t, dtype: t.astype(dtype) if _is_float(dtype) else None,
+    lanes=lambda t, dtype: t.astype(dtype) if _is_inexact(dtype) else None,
     transpose=_cast_transpose)
 
 
 def astype(x, dtype):
-    """``x.astype(dtype)``: differentiable between floating dtypes, a constant otherwise."""
+    """``x.astype(dtype)``: differentiable to a floating or complex dtype, a constant otherwise."""
     dtype = np.dtype(dtype)
     if dtype == x.dtype:
         return x
-    if not _is_float(dtype):
+    if not _is_inexact(dtype):
         return plain(x).astype(dtype)
     return cast_p.bind(x, dtype=dtype)
 
