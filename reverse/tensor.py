@@ -23,7 +23,7 @@ import numpy as np
 
 from dualad.ops import FUNCTION_RULES, UFUNC_RULES, ArrayProtocol, Tracer, new_level
 from dualad.ops.protocol import fit_inplace_result
-from dualad.ops.core import LIVE_LEVELS, escaped, qualname, shape_of
+from dualad.ops.core import LIVE_LEVELS, TENSOR_USER_LEVEL, escaped, qualname, shape_of
 from dualad.ops.shape import normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
@@ -33,8 +33,9 @@ from .tape import Node, Port, hook_result, node_keys, own, sweep, where_recorded
 
 __all__ = ["Tensor", "USER_LEVEL"]
 
-#: the level of Tensors built by hand from plain data: they all share one graph
-USER_LEVEL = 1
+#: the level of Tensors built by hand from plain data: they all share one graph (defined with
+#: DualArray's, which differs, in dualad.ops.core)
+USER_LEVEL = TENSOR_USER_LEVEL
 
 # who else may hold a Tensor's array (see the module docstring)
 _PRIVATE = 0   # nobody: in-place writes could go straight into it
