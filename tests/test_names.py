@@ -39,3 +39,48 @@ def test_hand_built_tensor_times_hand_built_dual_is_reverse_over_forward():
     y.backward()
     assert isinstance(x.grad, ad.DualArray)
     assert float(x.grad.primal) == 3.0 and float(x.grad.tangent) == 1.0
+
+
+def test_one_removable_handle_class_for_tensor_and_module_hooks():
+    import nn
+    from nn.module import RemovableHandle as nn_handle
+    assert nn.RemovableHandle is nn_handle is rv.RemovableHandle
+    x = rv.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h_tensor = x.register_hook(lambda g: None)
+    h_module = nn.Linear(2, 1).register_forward_hook(lambda m, a, o: None)
+    assert type(h_tensor) is type(h_module) is rv.RemovableHandle
+    assert h_tensor.id != h_module.id
+
+
+def test_a_tensor_hook_handle_removes_and_works_as_a_context_manager():
+    x = rv.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    calls = []
+    with x.register_hook(lambda g: calls.append(g.copy()) or 2.0 * g):
+        np.sum(x * x).backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 8.0])  # the hook doubled 2x
+    x.zero_grad()
+    np.sum(x * x).backward()  # removed on exit: no doubling, no call
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    assert len(calls) == 1
+    h = x.register_hook(lambda g: 0.0 * g)
+    keep = x.register_hook(lambda g: g + 1.0)
+    h.remove()
+    h.remove()  # twice: nothing
+    x.zero_grad()
+    np.sum(x * x).backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 5.0])  # only the hook still registered ran
+    keep.remove()
+
+
+def test_a_module_hook_handle_removes_only_its_own_hook():
+    import nn
+    lin = nn.Linear(2, 1)
+    seen = []
+    a = lin.register_forward_hook(lambda m, args, out: seen.append("a"))
+    lin.register_forward_hook(lambda m, args, out: seen.append("b"))
+    with lin.register_forward_pre_hook(lambda m, args: seen.append("pre")):
+        lin(np.ones(2))
+    a.remove()
+    a.remove()
+    lin(np.ones(2))
+    assert seen == ["pre", "a", "b", "b"]
