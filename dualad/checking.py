@@ -22,13 +22,15 @@ from __future__ import annotations
 import numpy as np
 
 # imported by name, not ``from . import numeric``: the package resolves that attribute lazily
+from .front import MODES
 from .numeric import default_step, jacobian as numeric_jacobian
 from .pytree import tree_flatten
 
 __all__ = ["check_grads", "MODES", "DEFAULT_TOLERANCES"]
 
 #: the modes check_grads knows, and how their Jacobian functions are named in reports
-MODES = {"forward": "jacfwd", "reverse": "jacrev"}
+#: the Jacobian transform of each of the modes (``MODES``, dualad.front's) checked
+_JACOBIAN = {"forward": "jacfwd", "reverse": "jacrev"}
 
 #: ``(rtol, atol)`` by the precision of the least precise checked argument.
 #: float64: central differences are good to ~1e-10 relative on well-scaled functions (measured
@@ -108,7 +110,7 @@ def _tolerances(args, checked, rtol, atol):
 def _jacobian_function(mode):
     """``jacfwd`` or ``jacrev``, imported when first needed (so import order never matters)."""
     from . import transforms
-    return getattr(transforms, MODES[mode])
+    return getattr(transforms, _JACOBIAN[mode])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +235,7 @@ def _report(f, mode, path, leaf, n_leaves, analytic, used, args, ratio, tols):
     err = abs(a - n)
     rel = err / abs(n) if n != 0 else np.inf
     fname = getattr(f, "__name__", repr(f))
-    jac = MODES[mode]
+    jac = _JACOBIAN[mode]
     what = (f"the {mode}-mode Jacobian {jac}({fname}, argnums={k})" if order == 1 else
             f"the {mode}-mode derivative of order {order} of {fname} (the {jac} Jacobian with "
             f"respect to argument {k} of the order-{order - 1} derivative along arguments "

@@ -38,8 +38,8 @@ import zipfile
 
 import numpy as np
 
-from .compare import (AD_MODES, MODES, PROBLEMS, Case, CompareError, Settings, builtin_cases,
-                      document, measure)
+from .compare import (AD_MODES, PROBLEMS, TIMED_MODES, Case, CompareError, Settings,
+                      builtin_cases, document, measure)
 
 __all__ = ["main", "build_parser"]
 
@@ -245,9 +245,9 @@ def _table(headers, rows, left=1):
 def format_report(results, settings):
     """The tables ``dualad compare`` prints."""
     times = _table(
-        ["problem", "n", "m", "f(x)", *MODES, "auto picks", "fastest"],
+        ["problem", "n", "m", "f(x)", *TIMED_MODES, "auto picks", "fastest"],
         [[r["label"], r["n"], r["m"], _seconds(r["f_seconds"]),
-          *[_ratio(r["times"][k]["ratio_to_f"]) for k in MODES],
+          *[_ratio(r["times"][k]["ratio_to_f"]) for k in TIMED_MODES],
           r["auto_mode"], _fastest(r)] for r in results], left=1)
     errors = _table(
         ["problem", "ref", "max|J|", "fwd-rev", "fwd-ref", "rev-ref", "auto-ref",
@@ -362,7 +362,7 @@ def write_plot(plt, results, path):
         rows = sorted((r for r in results if r["problem"] == name), key=lambda r: r["n"])
         ns = [r["n"] for r in rows]
         ax.plot(ns, [r["f_seconds"] for r in rows], "k--", marker=".", label="f")
-        for mode in MODES:
+        for mode in TIMED_MODES:
             points = [(r["n"], r["times"][mode]["seconds"]) for r in rows
                       if r["times"][mode]["seconds"] is not None]
             if points:

@@ -18,8 +18,8 @@ import numpy as np
 
 from . import parallel
 from .dual import DualArray
-from .front import (Args, as_arrays, as_leaf, check_mode, check_numeric_output, grad_function,
-                    output_check, split_aux, strip_tree, value_and_grad_function)
+from .front import (DERIVATIVE_MODES, Args, as_arrays, as_leaf, check_mode, check_numeric_output,
+                    grad_function, output_check, split_aux, strip_tree, value_and_grad_function)
 from .ops.core import LEVEL_INPUTS
 from .ops import Tracer, check_live, close_level, mark_identity, open_level
 from .pytree import tree_flatten, tree_unflatten
@@ -463,7 +463,7 @@ def jacobian(f, argnums=0, mode="auto"):
     (central differences, :mod:`dualad.numeric`), or ``"auto"``: forward when the
     differentiated inputs have at most as many entries as the output, reverse otherwise.
     """
-    check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
+    check_mode("jacobian", mode, DERIVATIVE_MODES)
     # built once, not per call: the transform is what a user keeps and calls in a loop
     by_mode = {"forward": jacfwd(f, argnums), "reverse": jacrev(f, argnums),
                "numeric": lambda *args, **kw: _numeric_jacobian(f, args, argnums, kw)}

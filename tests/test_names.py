@@ -84,3 +84,40 @@ def test_a_module_hook_handle_removes_only_its_own_hook():
     a.remove()
     lin(np.ones(2))
     assert seen == ["pre", "a", "b", "b"]
+
+
+def test_the_mode_tuples_that_mean_the_same_are_one_object():
+    from dualad import checking, compare, front
+    assert front.MODES == ("forward", "reverse")
+    assert checking.MODES is front.MODES  # was a dict of transform names under the same name
+    assert compare.AD_MODES is front.MODES
+    assert not hasattr(compare, "MODES")  # its five table columns are TIMED_MODES
+    assert set(compare.TIMED_MODES) > set(front.MODES)
+    assert set(front.DERIVATIVE_MODES) == {"auto", *front.MODES, "numeric"}
+
+
+def test_every_mode_argument_accepts_its_documented_set_and_names_it_when_refusing():
+    import pytest
+    from dualad.front import DERIVATIVE_MODES, MODES
+    from nn.optim import Newton, minimize
+    from nn.optim.newton import derivatives
+    f = lambda v: np.sum(v ** 2)  # noqa: E731
+    x = np.array([1.0, -2.0])
+    for mode in DERIVATIVE_MODES:
+        np.testing.assert_allclose(ad.jacobian(f, mode=mode)(x), 2 * x, rtol=1e-6)
+        assert minimize(f, x, method="newton", mode=mode, steps=3).success
+    for mode in MODES + ("numeric",):
+        np.testing.assert_allclose(derivatives(f, x, mode)[2], 2 * np.eye(2), atol=1e-5)
+        Newton([rv.Tensor(x, requires_grad=True)], mode=mode)
+    for mode in ("auto", *MODES):
+        ad.sparse_jacobian(lambda v: v ** 2, mode=mode)(x)
+    for call, listed in [(lambda: ad.jacobian(f, mode="sideways")(x), DERIVATIVE_MODES),
+                         (lambda: minimize(f, x, mode="sideways"), DERIVATIVE_MODES),
+                         (lambda: Newton([rv.Tensor(x, requires_grad=True)], mode="auto"),
+                          ("reverse", "forward", "numeric")),
+                         (lambda: ad.grad(f, mode="numeric"), MODES),
+                         (lambda: ad.sparse_jacobian(f, mode="numeric"), ("auto", *MODES))]:
+        with pytest.raises(ValueError) as info:
+            call()
+        for m in listed:
+            assert m in str(info.value)
