@@ -13,8 +13,8 @@ im2col's in float64. On a slower or busier machine compare the ratios to the bas
 targets are 0.875× and 0.5× of it.
 
 Run: ``python -m dualad.benchmarks.conv`` (``--repeats N``; ``--threads N`` limits the BLAS
-threads, through ``threadpoolctl`` if it is installed: one thread gives steadier figures on a
-shared machine, where idle-waiting BLAS threads can cost more than they bring).
+threads, through ``threadpoolctl``: one thread gives steadier figures on a shared machine,
+where idle-waiting BLAS threads can cost more than they bring).
 """
 from __future__ import annotations
 
@@ -139,11 +139,7 @@ def _thread_limit(n):
     import contextlib
     if n is None:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ModuleNotFoundError:
-        raise SystemExit("--threads needs threadpoolctl (pip install threadpoolctl), or set "
-                         "OPENBLAS_NUM_THREADS before starting Python") from None
+    from threadpoolctl import threadpool_limits  # (a dependency of dualad)
     return threadpool_limits(n)
 
 

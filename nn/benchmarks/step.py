@@ -165,7 +165,7 @@ def measure_jit():
 
 
 def _blas_threads(n):
-    """A context limiting BLAS to ``n`` threads (threadpoolctl, if installed), else a no-op.
+    """A context limiting BLAS to ``n`` threads (``0``: the library's default), and its label.
 
     The matrices here are tiny: BLAS threads only add wake-up latency, which on a busy machine
     swamps both timings (more so the tape's, whose BLAS calls are further apart).
@@ -173,10 +173,7 @@ def _blas_threads(n):
     import contextlib
     if not n:
         return contextlib.nullcontext(), "library default"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext(), "library default (threadpoolctl not installed)"
+    from threadpoolctl import threadpool_limits  # (a dependency of dualad)
     return threadpool_limits(limits=n, user_api="blas"), str(n)
 
 
