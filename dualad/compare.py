@@ -68,10 +68,10 @@ complex input) and for non-finite numbers.
 """
 from __future__ import annotations
 
-import gc
 import math
 import statistics
 import time
+import timeit
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable
@@ -318,18 +318,9 @@ def median_seconds(fn, first, settings):
     the way :func:`~dualad.benchmarks.timing.median_time` does.
     """
     number = int(min(1 << 20, max(1, settings.min_time // max(first, 1e-7))))
-    runs = []
-    gc_was_on = gc.isenabled()
-    gc.disable()  # as timeit does: a collection landing in one run would skew it
-    try:
-        for _ in range(settings.repeats):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            runs.append((time.perf_counter() - t0) / number)
-    finally:
-        if gc_was_on:
-            gc.enable()
+    # timeit turns the garbage collector off while timing: a collection landing in one run
+    # would skew the median and the spread
+    runs = [t / number for t in timeit.Timer(fn).repeat(settings.repeats, number)]
     mid = statistics.median(runs)
     return mid, max(abs(r - mid) for r in runs)
 

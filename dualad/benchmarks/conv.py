@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 
 from dualad.ops import conv as C
+
+from .timing import timer
 
 SHAPE_X = (16, 32, 32, 32)
 SHAPE_W = (32, 32, 3, 3)
@@ -47,12 +48,11 @@ def best_times(fns, repeats=15):
     untimed one of the same function, so that, as in a loop over one function, its caches and
     the allocator's free memory are its own (not the previous function's)."""
     best = dict.fromkeys(fns, np.inf)
+    timers = {name: timer(fn) for name, fn in fns.items()}
     for _ in range(repeats):
         for name, fn in fns.items():
             fn()
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
+            best[name] = min(best[name], timers[name].timeit(1))
     return best
 
 
