@@ -12,12 +12,16 @@ module                        what it holds
 :mod:`~.shape`                reshape, transpose, broadcasting, indexing, joining, ``pad``
 :mod:`~.products`             ``matmul``, ``dot``, ``einsum``, ``tensordot``, ``trace``...
 :mod:`~.linalg`               ``np.linalg``: ``inv``, ``det``, ``solve``, ``cholesky``...
-:mod:`~.special`              ``scipy.special.logsumexp`` (composed)
+:mod:`~.special`              ``logsumexp``, ``softmax``, ``log_softmax`` (SciPy's), ``relu``
+:mod:`~.conv`                 ``conv2d`` and its transposes: direct, im2col, fft, winograd
+:mod:`~.winograd`             the Winograd F(m×m, 3×3) kernels of :mod:`~.conv`
 :mod:`~.layers`               fused ``linear`` and softmax cross-entropy (one record each)
 :mod:`~.composed`             NumPy functions composed from the entries (``interp``, ``median``...)
 :mod:`~.fft`                  ``np.fft`` and ``scipy.fft``: c2c, r2c, c2r, shifts
 :mod:`~.complex_rules`        ``conj real imag angle abs``; complex inputs refused where unchecked
 :mod:`~.protocol`             the NumPy protocols and operators every tracer shares
+:mod:`~.scipy_stats`          ``scipy.stats`` rules, loaded when SciPy's module is imported
+:mod:`~.scipy_linalg`         ``scipy.linalg``/``scipy.signal`` rules, likewise
 ============================  =====================================================
 
 This package imports nothing else of the project.

@@ -2,7 +2,7 @@
 
 Axes are normalized once by the fronts to a tuple of non-negative ints, so the rules only shift
 them past the lane axis. Reductions with ties (max/min) split the derivative equally among the
-tied entries (DESIGN.md, "Non-differentiable points").
+tied entries (README, "Non-differentiable points").
 """
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ def softmax(x, axis=-1):
 
 
 # ---------------------------------------------------------------------------------------------
-# relu: one elementwise entry; relu'(0) = 0 (DESIGN.md), where np.maximum's own entry would
+# relu: one elementwise entry; relu'(0) = 0 (README), where np.maximum's own entry would
 # split the derivative 0.5/0.5 at the tie. The value is np.maximum's (a quarter of np.where's
 # cost, and NaN stays NaN, as in PyTorch); the derivative is this entry's.
 # ---------------------------------------------------------------------------------------------
