@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .front import MODES  # the modes check_grads knows
 # imported by name, not ``from . import numeric``: the package resolves that attribute lazily
-from .front import MODES
 from .numeric import default_step, jacobian as numeric_jacobian
 from .pytree import tree_flatten
 
 __all__ = ["check_grads", "MODES", "DEFAULT_TOLERANCES"]
 
-#: the modes check_grads knows, and how their Jacobian functions are named in reports
-#: the Jacobian transform of each of the modes (``MODES``, dualad.front's) checked
+#: the Jacobian transform of each mode, by the name reports give it
 _JACOBIAN = {"forward": "jacfwd", "reverse": "jacrev"}
 
 #: ``(rtol, atol)`` by the precision of the least precise checked argument.
