@@ -22,13 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import transforms
+from .front import MODES  # the modes check_grads knows
 from .numeric import default_step, jacobian as numeric_jacobian
 from .pytree import tree_flatten
 
 __all__ = ["check_grads", "MODES", "DEFAULT_TOLERANCES"]
 
-#: the modes check_grads knows, and how their Jacobian functions are named in reports
-MODES = {"forward": "jacfwd", "reverse": "jacrev"}
+#: the Jacobian transform of each mode, by the name reports give it
+_JACOBIAN = {"forward": "jacfwd", "reverse": "jacrev"}
 
 #: ``(rtol, atol)`` by the precision of the least precise checked argument.
 #: float64: central differences are good to ~1e-10 relative on well-scaled functions (measured
@@ -107,7 +108,7 @@ def _tolerances(args, checked, rtol, atol):
 
 def _jacobian_function(mode):
     """``jacfwd`` or ``jacrev``."""
-    return getattr(transforms, MODES[mode])
+    return getattr(transforms, _JACOBIAN[mode])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def _report(f, mode, path, leaf, n_leaves, analytic, used, args, ratio, tols):
     err = abs(a - n)
     rel = err / abs(n) if n != 0 else np.inf
     fname = getattr(f, "__name__", repr(f))
-    jac = MODES[mode]
+    jac = _JACOBIAN[mode]
     what = (f"the {mode}-mode Jacobian {jac}({fname}, argnums={k})" if order == 1 else
             f"the {mode}-mode derivative of order {order} of {fname} (the {jac} Jacobian with "
             f"respect to argument {k} of the order-{order - 1} derivative along arguments "

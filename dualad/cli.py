@@ -29,6 +29,7 @@ f rejects, a result that is not an array, an op without a derivative rule, an un
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -38,8 +39,8 @@ import zipfile
 
 import numpy as np
 
-from .compare import (AD_MODES, MODES, PROBLEMS, Case, CompareError, Settings, builtin_cases,
-                      document, measure)
+from .compare import (AD_MODES, PROBLEMS, TIMED_MODES, Case, CompareError, Settings,
+                      builtin_cases, document, measure)
 
 __all__ = ["main", "build_parser"]
 
@@ -65,8 +66,9 @@ def build_parser():
         description="Time forward-mode, reverse-mode, auto and numerical Jacobians (gradients "
                     "for scalar functions) on built-in problems or on your NumPy function, and "
                     "compare them.",
-        epilog="Timings are this machine's at this moment; on a busy machine, "
-               "OPENBLAS_NUM_THREADS=1 (or OMP_NUM_THREADS=1) gives steadier numbers.")
+        epilog="Timings are this machine's at this moment. BLAS runs on one thread, steadier "
+               "on a busy machine, unless OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or "
+               "MKL_NUM_THREADS is set.")
     c.add_argument("function", nargs="?", metavar="MODULE:FUNCTION",
                    help="a plain NumPy function to differentiate, e.g. mypkg.mod:func")
     c.add_argument("--shape", action="append", type=_shape, metavar="N[,N...]",
@@ -245,9 +247,9 @@ def _table(headers, rows, left=1):
 def format_report(results, settings):
     """The tables ``dualad compare`` prints."""
     times = _table(
-        ["problem", "n", "m", "f(x)", *MODES, "auto picks", "fastest"],
+        ["problem", "n", "m", "f(x)", *TIMED_MODES, "auto picks", "fastest"],
         [[r["label"], r["n"], r["m"], _seconds(r["f_seconds"]),
-          *[_ratio(r["times"][k]["ratio_to_f"]) for k in MODES],
+          *[_ratio(r["times"][k]["ratio_to_f"]) for k in TIMED_MODES],
           r["auto_mode"], _fastest(r)] for r in results], left=1)
     errors = _table(
         ["problem", "ref", "max|J|", "fwd-rev", "fwd-ref", "rev-ref", "auto-ref",
@@ -362,7 +364,7 @@ def write_plot(plt, results, path):
         rows = sorted((r for r in results if r["problem"] == name), key=lambda r: r["n"])
         ns = [r["n"] for r in rows]
         ax.plot(ns, [r["f_seconds"] for r in rows], "k--", marker=".", label="f")
-        for mode in MODES:
+        for mode in TIMED_MODES:
             points = [(r["n"], r["times"][mode]["seconds"]) for r in rows
                       if r["times"][mode]["seconds"] is not None]
             if points:
@@ -479,20 +481,20 @@ def compare(args):
 _BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _pin_blas_threads():
-    """Restart once with one BLAS thread unless the user chose a thread count.
+def _one_blas_thread():
+    """A context running BLAS on one thread, unless the user chose a thread count.
 
     Small matrix products on a multithreaded BLAS are erratic on a shared machine (10–30×
     slowdowns seen on 2 cores), which would make the timing table say more about the machine
-    than about the modes. BLAS reads the variable when NumPy loads, hence the restart.
+    than about the modes. threadpoolctl sets the loaded BLAS's thread count in this process
+    and restores it on exit: no re-executing the command (the interpreter started and imported
+    everything twice, a debugger attached to the first process lost it), and ``main(argv)``
+    called from Python gets one thread too.
     """
-    if any(v in os.environ for v in _BLAS_THREAD_VARS) or not getattr(sys, "orig_argv", None):
-        return
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    try:
-        os.execve(sys.executable, [sys.executable] + list(sys.orig_argv[1:]), env)
-    except OSError:
-        pass  # timing goes on with the default thread count
+    if any(v in os.environ for v in _BLAS_THREAD_VARS):
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits  # (its scan of loaded libraries: only here)
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def main(argv=None):
@@ -506,10 +508,9 @@ def main(argv=None):
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    if argv is None:
-        _pin_blas_threads()
     try:
-        return compare(args)
+        with _one_blas_thread():
+            return compare(args)
     except CompareError as e:
         # one line, whatever the user's exception message looked like
         print(f"{_PROG} compare: error: {' '.join(str(e).split())}", file=sys.stderr)

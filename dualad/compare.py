@@ -68,10 +68,10 @@ complex input) and for non-finite numbers.
 """
 from __future__ import annotations
 
-import gc
 import math
 import statistics
 import time
+import timeit
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable
@@ -79,6 +79,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__, numeric
+from .front import MODES as AD_MODES  # the modes ``auto`` chooses between
 from .transforms import choose_mode, jacfwd, jacobian, jacrev
 from .benchmarks import problems as bp
 from .benchmarks.sparse import bratu_residual
@@ -87,13 +88,11 @@ from .sparsity.coloring import column_coloring
 from .staging import jit
 from .examples import f as seed_function
 
-__all__ = ["MODES", "AD_MODES", "Case", "Problem", "PROBLEMS", "Settings", "CompareError",
+__all__ = ["TIMED_MODES", "AD_MODES", "Case", "Problem", "PROBLEMS", "Settings", "CompareError",
            "measure", "document", "builtin_cases"]
 
-#: every mode measured, in table order
-MODES = ("forward", "reverse", "auto", "central", "complex")
-#: the modes ``auto`` chooses between
-AD_MODES = ("forward", "reverse")
+#: every mode measured, in table order (the JSON document's "modes")
+TIMED_MODES = ("forward", "reverse", "auto", "central", "complex")
 #: results with at most this many entries go into the JSON document
 _SMALL = 64
 #: the complex step is trusted as the reference only if it is this close to central
@@ -322,18 +321,9 @@ def median_seconds(fn, first, settings):
     the way :func:`~dualad.benchmarks.timing.median_time` does.
     """
     number = int(min(1 << 20, max(1, settings.min_time // max(first, 1e-7))))
-    runs = []
-    gc_was_on = gc.isenabled()
-    gc.disable()  # as timeit does: a collection landing in one run would skew it
-    try:
-        for _ in range(settings.repeats):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            runs.append((time.perf_counter() - t0) / number)
-    finally:
-        if gc_was_on:
-            gc.enable()
+    # timeit turns the garbage collector off while timing: a collection landing in one run
+    # would skew the median and the spread
+    runs = [t / number for t in timeit.Timer(fn).repeat(settings.repeats, number)]
     mid = statistics.median(runs)
     return mid, max(abs(r - mid) for r in runs)
 
@@ -370,12 +360,13 @@ def _measure(case, settings):
     # "faster" only when the gap is larger than both timings' noise
     clear = len(ad_times) == 2 and abs(times["forward"] - times["reverse"]) > \
         spreads["forward"] + spreads["reverse"]
-    errors = {a: {b: _max_abs_diff(jacs[a], jacs[b]) for b in MODES} for a in MODES}
+    errors = {a: {b: _max_abs_diff(jacs[a], jacs[b]) for b in TIMED_MODES}
+              for a in TIMED_MODES}
     best = jacs["forward"]  # never None: a forward failure is a CompareError
     scale = _finite(float(np.max(np.abs(best)))) if best.size else 0.0
     accuracy = _EXPECTED[reference] * (1.0 + (scale or 0.0))
     verdicts = {k: _verdict(jacs[k], errors[k][reference], accuracy) if k in _JUDGED else None
-                for k in MODES}
+                for k in TIMED_MODES}
     jit = _measure_jit(case, auto_mode, jacs[reference], accuracy, f_time, settings, notes)
     sparse = _measure_sparse(case, best, jacs[reference], accuracy, f_time, settings, notes)
     wrong = [k for k in _JUDGED if verdicts[k] == "wrong"] + \
@@ -394,15 +385,15 @@ def _measure(case, settings):
         "f_seconds": f_time,
         "times": {k: {"seconds": times[k], "spread": spreads[k], "ratio_to_f":
                       times[k] / f_time if times[k] is not None and f_time > 0 else None}
-                  for k in MODES},
-        "available": {k: jacs[k] is not None for k in MODES},
+                  for k in TIMED_MODES},
+        "available": {k: jacs[k] is not None for k in TIMED_MODES},
         "auto_mode": auto_mode, "fastest_mode": fastest,
         "fastest_is_clear": clear,
         "auto_was_fastest": auto_mode == fastest,
         "auto_missed": clear and auto_mode != fastest,
         "reference": reference,
         "errors": errors,
-        "error_vs_reference": {k: errors[k][reference] for k in MODES},
+        "error_vs_reference": {k: errors[k][reference] for k in TIMED_MODES},
         "expected_accuracy": accuracy,
         "verdicts": verdicts,
         "wrong_modes": wrong,
@@ -514,6 +505,6 @@ def document(results, settings):
         "dualad_version": __version__, "numpy_version": np.__version__,
         "settings": {"repeats": settings.repeats, "quick": settings.quick,
                      "seed": settings.seed},
-        "modes": list(MODES),
+        "modes": list(TIMED_MODES),
         "problems": results,
     }

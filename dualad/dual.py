@@ -14,14 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import ArrayProtocol, Tracer, new_level
-from .ops.core import LEVEL_INPUTS, LIVE_LEVELS, escaped, rule_zero_division
+from .ops.core import DUAL_USER_LEVEL, LEVEL_INPUTS, LIVE_LEVELS, escaped, rule_zero_division
 from .ops.protocol import fit_inplace_result
 
-__all__ = ["DualArray", "USER_LEVEL"]
-
-#: the level of DualArrays built by hand from plain values: they all share one perturbation,
-#: so ``DualArray(2., 1.) * DualArray(3., 1.)`` has tangent 5, as with ForwardDiff's duals
-USER_LEVEL = 0
+__all__ = ["DualArray"]
 
 # hot paths use module-level names: ``np.X`` lookups are slow (see dualad/ops/core.py)
 _ndarray = np.ndarray
@@ -92,7 +88,7 @@ class DualArray(ArrayProtocol):
         self._tangent = tangent if lanes else tangent[None]
         self._lanes = bool(lanes)
         # wrapping DualArrays makes a new, higher level; plain values share the user level
-        self._level = new_level() if inner else USER_LEVEL
+        self._level = new_level() if inner else DUAL_USER_LEVEL
 
     @classmethod
     def _new(cls, primal, tangent, level, lanes):

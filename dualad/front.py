@@ -34,12 +34,17 @@ _ndarray = np.ndarray
 _float64 = np.float64
 _float64_dtype = np.dtype(np.float64)
 
-__all__ = ["MODES", "check_mode", "as_leaf", "Args", "split_aux", "strip_tree", "as_arrays",
-           "check_scalar_output", "check_numeric_output", "output_check", "grad_function",
-           "value_and_grad_function"]
+__all__ = ["MODES", "DERIVATIVE_MODES", "check_mode", "as_leaf", "Args", "split_aux",
+           "strip_tree", "as_arrays", "check_scalar_output", "check_numeric_output", "output_check",
+           "grad_function", "value_and_grad_function"]
 
-#: the modes a gradient can be taken in
+#: the two modes of automatic differentiation: the modes a gradient can be taken in, the ones
+#: ``check_grads`` checks and ``dualad compare``'s auto chooses between
 MODES = ("forward", "reverse")
+#: how ``jacobian`` (and ``nn.optim.minimize``) may be asked to take a derivative: either mode,
+#: numerical differences, or ``"auto"``, which lets the callee pick (in this order: the one
+#: minimize's messages have always listed)
+DERIVATIVE_MODES = ("auto", "reverse", "forward", "numeric")
 
 
 def check_mode(fname, mode, allowed=MODES):

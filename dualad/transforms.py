@@ -21,9 +21,9 @@ import reverse.functional as rv_functional
 
 from . import numeric, parallel
 from .dual import DualArray
-from .front import (Args, as_arrays, as_leaf, check_jacobian_inputs, check_jacobian_outputs,
-                    check_mode, check_numeric_output, grad_function, output_check, split_aux,
-                    strip_tree, value_and_grad_function)
+from .front import (DERIVATIVE_MODES, Args, as_arrays, as_leaf, check_jacobian_inputs,
+                    check_jacobian_outputs, check_mode, check_numeric_output, grad_function,
+                    output_check, split_aux, strip_tree, value_and_grad_function)
 from .ops.core import LEVEL_INPUTS
 from .ops import Tracer, check_live, close_level, mark_identity, open_level
 from .pytree import tree_flatten, tree_unflatten
@@ -478,7 +478,7 @@ def jacobian(f, argnums=0, mode="auto", holomorphic=False):
     forward mode: lanes along the real axis alone give ∂f/∂x); numeric mode is for real
     functions of real inputs.
     """
-    check_mode("jacobian", mode, ("auto", "forward", "reverse", "numeric"))
+    check_mode("jacobian", mode, DERIVATIVE_MODES)
     if holomorphic and mode == "numeric":
         raise NotImplementedError("jacobian(mode='numeric') has no holomorphic=True: its central "
                                   "differences are for real functions of real inputs")

@@ -4,9 +4,9 @@ Every function here is written with NumPy calls on its arguments (``conv2d`` bin
 primitive), so it works unchanged on ndarrays, on ``dualad.DualArray`` (forward mode) and on
 ``reverse.Tensor`` (reverse mode), nested to any order, and returns the type it was given.
 
-Documented choices at non-differentiable points (DESIGN.md): ``relu'(0) = 0``; in
-``max_pool2d`` a window with tied maxima splits the derivative equally among them (the
-``np.max`` rule; PyTorch gives it all to the first maximum).
+Documented choices at non-differentiable points (the README's "Non-differentiable points"):
+``relu'(0) = 0``; in ``max_pool2d`` a window with tied maxima splits the derivative equally
+among them (the ``np.max`` rule; PyTorch gives it all to the first maximum).
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import math
 from collections import OrderedDict
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 
 from . import functional as F
@@ -210,8 +211,10 @@ class Flatten(Module):
     def forward(self, x):
         shape = tuple(x.shape)
         nd = len(shape)
-        start = self.start_dim % nd if nd else 0
-        end = self.end_dim % nd if nd else 0
+        # a 0-d input becomes one entry (as torch.flatten); otherwise both must be axes of x:
+        # ``% nd`` took start_dim=5 of a 2-d input for axis 1
+        start = normalize_axis_index(self.start_dim, nd, "Flatten start_dim") if nd else 0
+        end = normalize_axis_index(self.end_dim, nd, "Flatten end_dim") if nd else 0
         if start > end:
             raise ValueError(f"Flatten: start_dim {self.start_dim} comes after end_dim "
                              f"{self.end_dim} for a {nd}-d input")

@@ -18,7 +18,6 @@ Every ``register_*_hook`` returns a :class:`RemovableHandle`.
 """
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -30,6 +29,8 @@ from ._hooks import BackwardHook
 __all__ = ["Module", "Parameter", "RemovableHandle"]
 
 Tensor = rv.Tensor
+#: reverse's handle class, one for a Tensor's hooks and a Module's (kept here as nn's name)
+RemovableHandle = rv.RemovableHandle
 
 
 def Parameter(data, requires_grad=True):
@@ -50,31 +51,6 @@ def _is_parameter(value):
 
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-_hook_ids = itertools.count()
-
-
-class RemovableHandle:
-    """A registered hook: ``remove()`` unregisters it (also usable as a context manager)."""
-
-    __slots__ = ("_hooks", "id")
-
-    def __init__(self, hooks):
-        self._hooks = hooks
-        self.id = next(_hook_ids)
-
-    def remove(self):
-        """Unregister the hook; removing twice does nothing."""
-        if self._hooks is not None:
-            self._hooks.pop(self.id, None)
-            self._hooks = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-        return False
 
 
 def _add_hook(hooks, hook, prepend):

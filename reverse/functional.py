@@ -17,7 +17,7 @@ from dualad.pytree import tree_flatten, tree_unflatten
 
 from .modes import ANOMALY, GRAD, MODE, enable_grad
 from .tape import keep_own_copies, own, sweep
-from .tensor import Tensor, _is_float, leaf_dtype, real_part_for
+from .tensor import Tensor, _is_inexact, leaf_dtype, real_part_for
 
 __all__ = ["vjp", "grad", "VJPFunction"]
 
@@ -40,7 +40,7 @@ def _input_leaf(x, level):
         value = np.asarray(x)
     else:
         return None  # Python ints and bools, None, strings...: passed through as constants
-    if not _is_float(value.dtype):
+    if not _is_inexact(value.dtype):
         return None
     t = Tensor._wrap(value, level, None)
     t._requires_grad = True
@@ -129,12 +129,12 @@ class VJPFunction:
                     t._gacc = None
                 if g is None:
                     g = np.zeros(((k,) if lanes else ()) + shape,
-                                 dtype=dtype if _is_float(dtype) else np.float64)
+                                 dtype=dtype if _is_inexact(dtype) else np.float64)
                 g = own(g, seen)
                 if isinstance(g, Tracer):
                     g = real_part_for(g, dtype)
                 if (type(g) is _ndarray or isinstance(g, Tracer)) and g.dtype != dtype and \
-                        _is_float(dtype):  # (a rule may promote: the input's dtype again)
+                        _is_inexact(dtype):  # (a rule may promote: the input's dtype again)
                     g = leaf_dtype(g, dtype)
                 out.append(g)
             results.append(tree_unflatten(in_def, out))
@@ -149,7 +149,7 @@ def _lane_cotangent(ct, shape, dtype, lanes, n):
     if isinstance(ct, Tracer):
         g = ct
     else:
-        g = np.array(ct, dtype=dtype if _is_float(dtype) else None, copy=True)
+        g = np.array(ct, dtype=dtype if _is_inexact(dtype) else None, copy=True)
     gshape = tuple(g.shape)
     if lanes:
         if gshape[1:] != shape or len(gshape) != len(shape) + 1:
@@ -284,7 +284,7 @@ def _value_and_grad_leaves(fun, leaves, has_aux, check_out, level):
         dtype = out.dtype
         one = _ONES.get(dtype)
         if one is None:
-            one = _ONES[dtype] = (dtype if _is_float(dtype) else np.dtype(np.float64)).type(1)
+            one = _ONES[dtype] = (dtype if _is_inexact(dtype) else np.dtype(np.float64)).type(1)
         reached = sweep([(target, one)], False, None, bool(MODE.get() & ANOMALY), level,
                         lanes=False)
     grads = []
@@ -298,12 +298,12 @@ def _value_and_grad_leaves(fun, leaves, has_aux, check_out, level):
         else:
             dtype = _dtype(x)
         if g is None:
-            g = np.zeros(_shape(x), dtype=dtype if _is_float(dtype) else np.float64)
+            g = np.zeros(_shape(x), dtype=dtype if _is_inexact(dtype) else np.float64)
         g = own(g, seen)
         if isinstance(g, Tracer):
             g = real_part_for(g, dtype)
         if (type(g) is _ndarray or isinstance(g, Tracer)) and g.dtype != dtype and \
-                _is_float(dtype):  # (a rule may promote: the input's dtype again)
+                _is_inexact(dtype):  # (a rule may promote: the input's dtype again)
             g = leaf_dtype(g, dtype)
         grads.append(g)
     for leaf in reached:  # leaves of this level that are not inputs keep nothing either

@@ -23,7 +23,7 @@ import numpy as np
 
 from dualad.ops import FUNCTION_RULES, UFUNC_RULES, ArrayProtocol, Tracer, new_level
 from dualad.ops.protocol import fit_inplace_result
-from dualad.ops.core import LIVE_LEVELS, escaped, qualname, shape_of
+from dualad.ops.core import LIVE_LEVELS, TENSOR_USER_LEVEL, escaped, qualname, shape_of
 from dualad.ops.shape import normalize_index
 
 from .modes import ANOMALY, GRAD, MODE
@@ -32,8 +32,9 @@ from .tape import Port, hook_result, own, record as _record, sweep
 
 __all__ = ["Tensor", "USER_LEVEL"]
 
-#: the level of Tensors built by hand from plain data: they all share one graph
-USER_LEVEL = 1
+#: the level of Tensors built by hand from plain data: they all share one graph (defined with
+#: DualArray's, which differs, in dualad.ops.core)
+USER_LEVEL = TENSOR_USER_LEVEL
 
 # who else may hold a Tensor's array (see the module docstring)
 _PRIVATE = 0   # nobody: in-place writes could go straight into it
@@ -53,7 +54,7 @@ _ufunc_rule = UFUNC_RULES.get
 _function_rule = FUNCTION_RULES.get
 
 
-def _is_float(dtype):
+def _is_inexact(dtype):
     """Floating or complex (a tenth of the cost of np.issubdtype(dtype, np.inexact))."""
     return _dtype(dtype).kind in "fc"
 
@@ -161,7 +162,7 @@ class Tensor(ArrayProtocol):
     def data(self, value):
         if not isinstance(value, Tracer):
             value = np.asarray(value)
-        if self._requires_grad and not _is_float(value.dtype):
+        if self._requires_grad and not _is_inexact(value.dtype):
             raise TypeError(f"Tensor.data: a Tensor that requires grad needs a floating value; "
                             f"got dtype {value.dtype}")
         self._value = value
@@ -181,7 +182,7 @@ class Tensor(ArrayProtocol):
                     f"requires_grad can only be changed on leaf Tensors; this one was computed "
                     f"by {self.op}. Use .detach() for a Tensor outside the graph")
             return
-        if flag and not _is_float(self.dtype):
+        if flag and not _is_inexact(self.dtype):
             raise TypeError(f"only floating-point Tensors can require grad; got dtype "
                             f"{self.dtype}. Build it from float data, e.g. "
                             f"Tensor(np.asarray(data, dtype=float), requires_grad=True)")
@@ -434,7 +435,7 @@ class Tensor(ArrayProtocol):
             g = cotangent
         else:
             dtype = self.dtype
-            g = np.array(cotangent, dtype=dtype if _is_float(dtype) else None, copy=True)
+            g = np.array(cotangent, dtype=dtype if _is_inexact(dtype) else None, copy=True)
         if tuple(g.shape) != tuple(shape):
             raise RuntimeError(f"backward(): the cotangent has shape {tuple(g.shape)} but the "
                                f"output has shape {tuple(shape)}; they must match")
@@ -452,7 +453,7 @@ class Tensor(ArrayProtocol):
         g = own(g, seen)
         if type(g) is _ndarray or isinstance(g, Tracer):
             dtype = self._value.dtype
-            if g.dtype != dtype and _is_float(dtype):
+            if g.dtype != dtype and _is_inexact(dtype):
                 g = leaf_dtype(g, dtype)
         elif isinstance(g, Tracer):
             g = real_part_for(g, self._value.dtype)

@@ -8,7 +8,7 @@ Each entry is checked for: the JVP against central differences and K lanes again
 directions (``check_forward``), the adjoint identity between its JVP and VJP rules
 (``check_adjoint``), the second derivative by nesting ``ad.jvp`` against a second-order central
 difference, and float32 in → float32 out. The documented non-differentiable points
-(DESIGN.md) and the error messages are checked at the end.
+(README) and the error messages are checked at the end.
 """
 from __future__ import annotations
 
@@ -463,7 +463,7 @@ def test_fmax_fmin_ignore_nan():
 
 
 # ---------------------------------------------------------------------------------------------
-# documented non-differentiable points (DESIGN.md) in both rules
+# documented non-differentiable points (README) in both rules
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("op", [np.absolute, np.fabs, abs], ids=["absolute", "fabs", "abs"])

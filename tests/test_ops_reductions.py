@@ -128,7 +128,7 @@ def test_cumprod_with_zeros(n_zeros, axis):
 
 
 # ---------------------------------------------------------------------------------------------
-# max / min: ties split the derivative equally (DESIGN.md)
+# max / min: ties split the derivative equally (README)
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("op,prim", [(np.max, max_p), (np.min, min_p), (np.amax, max_p),

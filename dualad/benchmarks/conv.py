@@ -12,19 +12,20 @@ im2col's in float64. On a slower or busier machine compare the ratios to the bas
 targets are 0.875× and 0.5× of it.
 
 Run: ``python -m dualad.benchmarks.conv`` (``--repeats N``; ``--threads N`` limits the BLAS
-threads, through ``threadpoolctl`` if it is installed: one thread gives steadier figures on a
-shared machine, where idle-waiting BLAS threads can cost more than they bring).
+threads, through ``threadpoolctl``: one thread gives steadier figures on a shared machine,
+where idle-waiting BLAS threads can cost more than they bring).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 
 import dualad as ad
 from dualad.ops import conv as C
+
+from .timing import timer
 
 SHAPE_X = (16, 32, 32, 32)
 SHAPE_W = (32, 32, 3, 3)
@@ -47,12 +48,11 @@ def best_times(fns, repeats=15):
     untimed one of the same function, so that, as in a loop over one function, its caches and
     the allocator's free memory are its own (not the previous function's)."""
     best = dict.fromkeys(fns, np.inf)
+    timers = {name: timer(fn) for name, fn in fns.items()}
     for _ in range(repeats):
         for name, fn in fns.items():
             fn()
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
+            best[name] = min(best[name], timers[name].timeit(1))
     return best
 
 
@@ -138,11 +138,7 @@ def _thread_limit(n):
     import contextlib
     if n is None:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ModuleNotFoundError:
-        raise SystemExit("--threads needs threadpoolctl (pip install threadpoolctl), or set "
-                         "OPENBLAS_NUM_THREADS before starting Python") from None
+    from threadpoolctl import threadpool_limits  # (a dependency of dualad)
     return threadpool_limits(n)
 
 

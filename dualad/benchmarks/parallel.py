@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import sys
-import time
 
 import numpy as np
 
 import dualad as ad
 
-from .timing import paired_times
+from .timing import paired_times, timer
 
 N, BLOCKS = 64, 16
 
@@ -54,9 +53,7 @@ def trivial(x):
 
 def calibrate_steps(x, target=0.05):
     """RK4 steps that make one plain call of f cost about ``target`` seconds."""
-    t0 = time.perf_counter()
-    lorenz96(x, 200)
-    per_step = (time.perf_counter() - t0) / 200
+    per_step = timer(lambda: lorenz96(x, 200)).timeit(1) / 200
     return max(1, round(target / per_step))
 
 
@@ -86,9 +83,7 @@ def measure(quick=False, workers=2):
 
 
 def _time(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    return timer(fn).timeit(1)
 
 
 def main(argv=None):

@@ -12,7 +12,9 @@ module                        what it holds
 :mod:`~.shape`                reshape, transpose, broadcasting, indexing, joining, ``pad``
 :mod:`~.products`             ``matmul``, ``dot``, ``einsum``, ``tensordot``, ``trace``...
 :mod:`~.linalg`               ``np.linalg``: ``inv``, ``det``, ``solve``, ``cholesky``...
-:mod:`~.special`              ``scipy.special.logsumexp`` (composed)
+:mod:`~.special`              ``logsumexp``, ``softmax``, ``log_softmax`` (SciPy's), ``relu``
+:mod:`~.conv`                 ``conv2d`` and its transposes: direct, im2col, fft, winograd
+:mod:`~.winograd`             the Winograd F(m×m, 3×3) kernels of :mod:`~.conv`
 :mod:`~.layers`               fused ``linear`` and softmax cross-entropy (one record each)
 :mod:`~.composed`             NumPy functions composed from the entries (``interp``, ``median``...)
 :mod:`~.fft`                  ``np.fft`` and ``scipy.fft``: c2c, r2c, c2r, shifts

@@ -34,12 +34,13 @@ import weakref
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
-from .levels import (LEVEL_INPUTS, LIVE_LEVELS, UnexpectedTracerError, close_level, escaped,
-                     new_level, open_level)
+from .levels import (DUAL_USER_LEVEL, LEVEL_INPUTS, LIVE_LEVELS, TENSOR_USER_LEVEL,
+                     UnexpectedTracerError, close_level, escaped, new_level, open_level)
 from .saves import Saves, reads
 
 __all__ = [
     "Primitive", "Tracer", "new_level", "open_level", "close_level", "check_live", "LIVE_LEVELS",
+    "DUAL_USER_LEVEL", "TENSOR_USER_LEVEL",
     "UnexpectedTracerError", "rule_zero_division",
     "LEVEL_INPUTS", "ZERO", "UFUNC_RULES", "FUNCTION_RULES", "implements",
     "elementwise", "linear", "bilinear", "nondiff", "KINDS", "align", "sum_to", "shift_axis",

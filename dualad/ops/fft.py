@@ -27,7 +27,7 @@ import operator
 
 import numpy as np
 
-from .core import Primitive, Tracer, implements, ndim_of, shape_of
+from .core import Primitive, Tracer, implements, ndim_of, normalize_axis, shape_of
 
 __all__ = ["c2c_p", "r2c_p", "c2r_p", "ScipyFFTBackend", "SCIPY_FFT_FUNCTIONS"]
 
@@ -165,14 +165,6 @@ def _checks(name, norm, out):
                          f'"ortho" or "forward"')
 
 
-def _axis(name, axis, nd):
-    a = operator.index(axis)
-    if not -nd <= a < nd:
-        raise ValueError(f"numpy.fft.{name}: axis {axis} is out of bounds for an array of "
-                         f"dimension {nd}")
-    return a % nd
-
-
 def _length(name, n, default):
     if n is None:
         return default
@@ -189,7 +181,7 @@ def _nd_args(name, a, s, axes, real_inverse=False):
     if axes is None:
         axes = tuple(range(nd)) if s is None else tuple(range(nd - len(s), nd))
     else:
-        axes = tuple(_axis(name, ax, nd) for ax in axes)
+        axes = tuple(normalize_axis(ax, nd, f"fft.{name}") for ax in axes)
     if len(set(axes)) != len(axes):
         raise ValueError(f"numpy.fft.{name}: repeated axes {axes} are not supported on traced "
                          f"arrays")
@@ -231,14 +223,14 @@ def _irfft1(name, a, n, axis, norm):
 @implements(np.fft.fft)
 def fft(a, n=None, axis=-1, norm=None, out=None):
     _checks("fft", norm, out)
-    ax = _axis("fft", axis, ndim_of(a))
+    ax = normalize_axis(axis, ndim_of(a), "fft.fft")
     return _c2c("fft", a, (_length("fft", n, shape_of(a)[ax]),), (ax,), norm, False)
 
 
 @implements(np.fft.ifft)
 def ifft(a, n=None, axis=-1, norm=None, out=None):
     _checks("ifft", norm, out)
-    ax = _axis("ifft", axis, ndim_of(a))
+    ax = normalize_axis(axis, ndim_of(a), "fft.ifft")
     return _c2c("ifft", a, (_length("ifft", n, shape_of(a)[ax]),), (ax,), norm, True)
 
 
@@ -269,13 +261,13 @@ def ifft2(a, s=None, axes=(-2, -1), norm=None, out=None):
 @implements(np.fft.rfft)
 def rfft(a, n=None, axis=-1, norm=None, out=None):
     _checks("rfft", norm, out)
-    return _rfft1("rfft", a, n, _axis("rfft", axis, ndim_of(a)), norm)
+    return _rfft1("rfft", a, n, normalize_axis(axis, ndim_of(a), "fft.rfft"), norm)
 
 
 @implements(np.fft.irfft)
 def irfft(a, n=None, axis=-1, norm=None, out=None):
     _checks("irfft", norm, out)
-    return _irfft1("irfft", a, n, _axis("irfft", axis, ndim_of(a)), norm)
+    return _irfft1("irfft", a, n, normalize_axis(axis, ndim_of(a), "fft.irfft"), norm)
 
 
 @implements(np.fft.rfftn)
@@ -315,13 +307,14 @@ _SWAP = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "b
 def hfft(a, n=None, axis=-1, norm=None, out=None):
     # NumPy's definition: irfft of the conjugate, with the normalization direction swapped
     _checks("hfft", norm, out)
-    return _irfft1("hfft", np.conjugate(a), n, _axis("hfft", axis, ndim_of(a)), _SWAP[norm])
+    return _irfft1("hfft", np.conjugate(a), n, normalize_axis(axis, ndim_of(a), "fft.hfft"),
+                   _SWAP[norm])
 
 
 @implements(np.fft.ihfft)
 def ihfft(a, n=None, axis=-1, norm=None, out=None):
     _checks("ihfft", norm, out)
-    r = _rfft1("ihfft", a, n, _axis("ihfft", axis, ndim_of(a)), _SWAP[norm])
+    r = _rfft1("ihfft", a, n, normalize_axis(axis, ndim_of(a), "fft.ihfft"), _SWAP[norm])
     return np.conjugate(r)
 
 

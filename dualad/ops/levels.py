@@ -11,16 +11,24 @@ from __future__ import annotations
 import collections
 import itertools
 
-__all__ = ["LIVE_LEVELS", "LEVEL_INPUTS", "UnexpectedTracerError", "new_level", "open_level",
+__all__ = ["DUAL_USER_LEVEL", "TENSOR_USER_LEVEL", "LIVE_LEVELS", "LEVEL_INPUTS", "UnexpectedTracerError", "new_level", "open_level",
            "close_level", "escaped"]
 
-_levels = itertools.count(2)  # 0 and 1 are the user levels of DualArray and Tensor
+#: the user levels, one per tracer type, defined here once: DualArrays built by hand from plain
+#: values share one perturbation (``DualArray(2., 1.) * DualArray(3., 1.)`` has tangent 5, as
+#: with ForwardDiff's duals), Tensors built by hand one PyTorch-style graph. They differ, so a
+#: hand-built DualArray and Tensor never meet at one level; the Tensor's is the higher, so
+#: ``x * d`` of a hand-built Tensor ``x`` and DualArray ``d`` records reverse over forward.
+DUAL_USER_LEVEL = 0
+TENSOR_USER_LEVEL = 1  # reverse.USER_LEVEL
+_levels = itertools.count(TENSOR_USER_LEVEL + 1)  # transforms and nested tracers: above both
 
 #: level -> what made it, for every level whose tracers may still be used: the user levels,
 #: levels of hand-built nested tracers (they live as long as their values) and the levels of
 #: the transforms running now. A tracer processes an op only if its level is here (a dict
 #: lookup per op: the price of never treating an escaped tracer as a constant).
-LIVE_LEVELS: dict = {0: "a hand-built DualArray", 1: "a hand-built Tensor"}
+LIVE_LEVELS: dict = {DUAL_USER_LEVEL: "a hand-built DualArray",
+                     TENSOR_USER_LEVEL: "a hand-built Tensor"}
 #: level -> the input tracers a running forward transform seeded (in-place writes to them raise,
 #: as they do on the leaf Tensors of reverse mode)
 LEVEL_INPUTS: dict = {}

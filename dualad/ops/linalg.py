@@ -24,6 +24,7 @@ import collections
 import operator
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from .core import Primitive, align, implements, ndim_of, shape_of, sum_to
 from .shape import plain
@@ -609,14 +610,6 @@ def _matrix_norm(x, ord, row, col, keepdims):
     return r
 
 
-def _norm_axes(axis, nd):
-    axes = tuple(operator.index(a) for a in (axis if isinstance(axis, tuple) else (axis,)))
-    for a in axes:
-        if not -nd <= a < nd:
-            raise np.exceptions.AxisError(a, nd)
-    return tuple(a % nd for a in axes)
-
-
 @implements(np.linalg.norm)
 def _norm(x, ord=None, axis=None, keepdims=False):
     """Vector and matrix norms composed from differentiable entries (the 2, nuclear and -2
@@ -628,7 +621,8 @@ def _norm(x, ord=None, axis=None, keepdims=False):
         if nd not in (1, 2):
             raise ValueError("Improper number of dimensions to norm.")
         axis = tuple(range(nd))
-    axes = _norm_axes(axis, nd)
+    # repeats pass here, to raise NumPy's own "Duplicate axes given." below
+    axes = normalize_axis_tuple(axis, nd, "axis", allow_duplicate=True)
     if len(axes) == 1:
         return _vector_norm(x, ord, axes, keepdims)
     if len(axes) == 2:
@@ -641,7 +635,7 @@ def _norm(x, ord=None, axis=None, keepdims=False):
 @implements(np.linalg.vector_norm)
 def _vector_norm_front(x, /, *, axis=None, keepdims=False, ord=2):
     nd = ndim_of(x)
-    axes = tuple(range(nd)) if axis is None else _norm_axes(axis, nd)
+    axes = tuple(range(nd)) if axis is None else normalize_axis_tuple(axis, nd, "axis")
     return _vector_norm(x, ord, axes, keepdims)
 
 

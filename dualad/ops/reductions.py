@@ -2,11 +2,12 @@
 
 Axes are normalized once by the fronts to a tuple of non-negative ints, so the rules only shift
 them past the lane axis. Reductions with ties (max/min) split the derivative equally among the
-tied entries (DESIGN.md, "Non-differentiable points").
+tied entries (README, "Non-differentiable points").
 """
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from .core import Primitive, implements, linear, ndim_of, shape_of
 from .shape import plain
@@ -18,19 +19,14 @@ _ALL_AXES = [tuple(range(nd)) for nd in range(33)]  # NumPy's limit is 32 (or 64
 
 
 def normalize_axes(axis, nd):
-    """``axis`` as a sorted tuple of distinct non-negative ints (``None``: all axes)."""
+    """``axis`` as a sorted tuple of distinct non-negative ints (``None``: all axes).
+
+    NumPy's own normalizer: an axis out of range raises its ``AxisError``, a repeated one
+    ``ValueError``, both naming the ``axis`` argument.
+    """
     if axis is None:
         return _ALL_AXES[nd] if nd < 33 else tuple(range(nd))
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    out = []
-    for a in axes:
-        a = int(a)
-        if not -nd <= a < max(nd, 1):
-            raise np.exceptions.AxisError(a, nd)
-        out.append(a % nd if nd else 0)
-    if len(set(out)) != len(out):
-        raise ValueError("duplicate value in 'axis'")
-    return tuple(sorted(out))
+    return tuple(sorted(normalize_axis_tuple(axis, nd, "axis")))
 
 
 _add_reduce = np.add.reduce

@@ -12,6 +12,7 @@ import math
 import operator
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from .calls import call_plain
 from .core import (Primitive, Tracer, align, implements, linear, ndim_of,
@@ -113,9 +114,8 @@ def _matrix_transpose(x, /):
 @implements(np.moveaxis)
 def _moveaxis(a, source, destination):
     nd = ndim_of(a)
-    src = [_axis(s, nd) for s in (source if isinstance(source, (tuple, list)) else [source])]
-    dst = [_axis(d, nd) for d in (destination if isinstance(destination, (tuple, list))
-                                  else [destination])]
+    src = normalize_axis_tuple(source, nd, "source")
+    dst = normalize_axis_tuple(destination, nd, "destination")
     if len(src) != len(dst):
         raise ValueError("numpy.moveaxis: source and destination need the same number of axes")
     order = [n for n in range(nd) if n not in src]
@@ -150,12 +150,13 @@ def _broadcast_arrays(*args, subok=False):
                  for a in args)
 
 
-def _is_float(dtype):
+def _is_inexact(dtype):
+    """Floating or complex: the dtypes that carry a derivative."""
     return np.issubdtype(np.dtype(dtype), np.inexact)
 
 
 def _cast_transpose(g, x, dtype):
-    if not _is_float(dtype):
+    if not _is_inexact(dtype):
         return None
     # a real input's cotangent is real: a cast to complex transposes to the real part
     if g.dtype.kind == "c" and x.dtype.kind != "c":
@@ -165,16 +166,16 @@ def _cast_transpose(g, x, dtype):
 
 cast_p = linear(
     "numpy.ndarray.astype", lambda x, dtype: x.astype(dtype),
-    lanes=lambda t, dtype: t.astype(dtype) if _is_float(dtype) else None,
+    lanes=lambda t, dtype: t.astype(dtype) if _is_inexact(dtype) else None,
     transpose=_cast_transpose)
 
 
 def astype(x, dtype):
-    """``x.astype(dtype)``: differentiable between floating dtypes, a constant otherwise."""
+    """``x.astype(dtype)``: differentiable to a floating or complex dtype, a constant otherwise."""
     dtype = np.dtype(dtype)
     if dtype == x.dtype:
         return x
-    if not _is_float(dtype):
+    if not _is_inexact(dtype):
         return plain(x).astype(dtype)
     return cast_p.bind(x, dtype=dtype)
 

@@ -7,8 +7,11 @@ exports. Its entry is registered under SciPy's function too, for dispatchers tha
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import scipy.special as sp
+from numpy.lib.array_utils import normalize_axis_index
 
 from .core import Primitive, Tracer, elementwise, implements, ndim_of, reads
 from .reductions import normalize_axes
@@ -93,30 +96,32 @@ def _one_axis(name, x, axis):
     if axis is None or isinstance(axis, (tuple, list)):
         raise NotImplementedError(f"{name}: only a single integer axis is supported on traced "
                                   f"arrays, got axis={axis!r}")
-    if not -max(nd, 1) <= axis < max(nd, 1):
-        raise np.exceptions.AxisError(axis, nd)
-    return axis % nd if nd else 0
+    if nd == 0 and operator.index(axis) in (0, -1):
+        return 0  # SciPy takes axis 0 or -1 of a 0-d array, as NumPy's reductions do
+    return normalize_axis_index(operator.index(axis), nd, f"scipy.special.{name}")
 
 
 @implements(sp.log_softmax)
 def log_softmax(x, axis=-1):
     """``x − log Σ exp(x)`` along one ``axis``, max-subtracted (SciPy's signature, but
     differentiable; SciPy's own converts traced arrays with ``asarray`` and refuses them)."""
+    axis = _one_axis("log_softmax", x, axis)  # first: a 0-d array refuses axis=1 as SciPy does
     if ndim_of(x) == 0:
         return x - x
-    return log_softmax_p.bind(x, axis=_one_axis("log_softmax", x, axis))
+    return log_softmax_p.bind(x, axis=axis)
 
 
 @implements(sp.softmax)
 def softmax(x, axis=-1):
     """``exp(x) / Σ exp(x)`` along one ``axis``, max-subtracted."""
+    axis = _one_axis("softmax", x, axis)  # first: a 0-d array refuses axis=1 as SciPy does
     if ndim_of(x) == 0:
         return x / x
-    return softmax_p.bind(x, axis=_one_axis("softmax", x, axis))
+    return softmax_p.bind(x, axis=axis)
 
 
 # ---------------------------------------------------------------------------------------------
-# relu: one elementwise entry; relu'(0) = 0 (DESIGN.md), where np.maximum's own entry would
+# relu: one elementwise entry; relu'(0) = 0 (README), where np.maximum's own entry would
 # split the derivative 0.5/0.5 at the tie. The value is np.maximum's (a quarter of np.where's
 # cost, and NaN stays NaN, as in PyTorch); the derivative is this entry's.
 # ---------------------------------------------------------------------------------------------

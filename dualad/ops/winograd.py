@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["conv", "grad_w", "suits"]
 
@@ -57,10 +57,17 @@ def scheme(dtype):
 
 
 def _tile_rows(a, axis, m, alpha, count):
-    """View of ``a`` with ``axis`` split into ``count`` windows of ``alpha`` taken every ``m``."""
-    s = a.strides
-    return as_strided(a, a.shape[:axis] + (count, alpha) + a.shape[axis + 1:],
-                      s[:axis] + (m * s[axis], s[axis]) + s[axis + 1:], writeable=False)
+    """Read-only view of ``a`` with ``axis`` split into ``count`` windows of ``alpha`` taken
+    every ``m``. ``sliding_window_view`` (not raw strides) cannot reach past ``a``'s memory:
+    too few rows for ``count`` windows is an error here, not a read of whatever follows."""
+    v = sliding_window_view(a, alpha, axis=axis)[(slice(None),) * axis + (slice(None, None, m),)]
+    if v.shape[axis] < count:
+        raise ValueError(f"winograd: {count} tiles of {alpha} every {m} need "
+                         f"{(count - 1) * m + alpha} rows on axis {axis}, got {a.shape[axis]}")
+    v = v[(slice(None),) * axis + (slice(0, count),)]
+    # the window axis (last) right after the tile axis (np.moveaxis costs 40× this)
+    order = tuple(range(axis + 1)) + (v.ndim - 1,) + tuple(range(axis + 1, v.ndim - 1))
+    return v.transpose(order)
 
 
 def _tiles(g, f):

@@ -17,14 +17,16 @@ from reverse import vjp
 
 from .. import parallel
 from ..pytree import tree_flatten, tree_unflatten
-from ..front import Args as _Args, check_mode
+from ..front import MODES, Args as _Args, check_mode
 from ..transforms import _chunks, grad, jvp
 from . import coloring as col
 from .detect import _bind, hessian_sparsity, jacobian_sparsity
 
 __all__ = ["sparse_jacobian", "sparse_hessian"]
 
-_MODES = ("auto", "forward", "reverse")
+#: which side is colored and compressed: columns (forward), rows (reverse), or "auto", the side
+#: with fewer colors
+_SIDES = ("auto", *MODES)
 #: columns the ``check=True`` option compares against a dense Jacobian block
 CHECK_COLUMNS = 32
 
@@ -321,7 +323,7 @@ def sparse_jacobian(f, argnums=0, sparsity=None, mode="auto", check=False, order
         parallel.check_executor(executor, fname)
     if chunk is not None:
         _chunks(1, 0, chunk, fname)  # a bad chunk raises now, not at the first call
-    check_mode(fname, mode, _MODES)
+    check_mode(fname, mode, _SIDES)
     if order not in col.ORDERS:
         raise ValueError(f"{fname}: order must be one of {', '.join(map(repr, col.ORDERS))}; "
                          f"got {order!r}")

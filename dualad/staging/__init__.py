@@ -1,6 +1,6 @@
 """Staged programs: :func:`trace` records a function (and any transform of it) as a flat list
 of op-table primitives, printed as NumPy source and replayed without dispatch; :func:`jit`
-caches such programs per signature. See DESIGN.md § "Staged programs"."""
+caches such programs per signature. See the README's "Staged programs"."""
 from .codegen import GuardFailure, UnsavableError
 from .jit import MAX_SPECIALIZATIONS, Jitted, jit
 from .passes import cse, dce, fold_reshapes, optimize, reuse_buffers, simplify

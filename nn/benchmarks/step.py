@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 
@@ -30,7 +29,7 @@ import dualad as ad
 import nn
 import nn.functional as F
 from dualad.benchmarks.staging import trace_cost
-from dualad.benchmarks.timing import paired_times
+from dualad.benchmarks.timing import paired_times, timer
 from nn import init
 
 N_IN, N_HIDDEN, N_OUT, BATCH, LR = 64, 128, 10, 64, 0.1
@@ -107,13 +106,6 @@ def check_agreement(steps=5):
         np.testing.assert_allclose(p.data, q, rtol=1e-10, atol=1e-13)
 
 
-def _per_call(fn, number):
-    t0 = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return (time.perf_counter() - t0) / number
-
-
 def measure(rounds=15, number=100):
     """Seconds per step of both, and their ratio.
 
@@ -129,9 +121,10 @@ def measure(rounds=15, number=100):
         ours()
         ref.step()
     t_ours = t_ref = float("inf")
+    timed_ours, timed_ref = timer(ours), timer(ref.step)
     for _ in range(rounds):
-        t_ours = min(t_ours, _per_call(ours, number))
-        t_ref = min(t_ref, _per_call(ref.step, number))
+        t_ours = min(t_ours, timed_ours.timeit(number) / number)
+        t_ref = min(t_ref, timed_ref.timeit(number) / number)
     return {"dualad_us": t_ours * 1e6, "numpy_us": t_ref * 1e6, "ratio": t_ours / t_ref,
             "target_ratio": TARGET}
 
@@ -165,7 +158,7 @@ def measure_jit():
 
 
 def _blas_threads(n):
-    """A context limiting BLAS to ``n`` threads (threadpoolctl, if installed), else a no-op.
+    """A context limiting BLAS to ``n`` threads (``0``: the library's default), and its label.
 
     The matrices here are tiny: BLAS threads only add wake-up latency, which on a busy machine
     swamps both timings (more so the tape's, whose BLAS calls are further apart).
@@ -173,10 +166,7 @@ def _blas_threads(n):
     import contextlib
     if not n:
         return contextlib.nullcontext(), "library default"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext(), "library default (threadpoolctl not installed)"
+    from threadpoolctl import threadpool_limits  # (a dependency of dualad)
     return threadpool_limits(limits=n, user_api="blas"), str(n)
 
 

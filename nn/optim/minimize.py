@@ -6,6 +6,7 @@ from scipy.optimize import OptimizeResult
 
 import dualad as ad
 import reverse as rv
+from dualad.front import DERIVATIVE_MODES
 
 from .adadelta import Adadelta
 from .adagrad import Adagrad
@@ -17,7 +18,7 @@ from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
 
-__all__ = ["minimize", "METHODS", "MODES"]
+__all__ = ["minimize", "METHODS"]
 
 #: method name -> (optimizer class, settings it implies); "momentum" and "nesterov" are SGD
 METHODS = {
@@ -35,8 +36,6 @@ METHODS = {
     "newton": (Newton, {}),
 }
 
-#: how the gradient is taken; "auto" is reverse mode (one sweep for a scalar function)
-MODES = ("auto", "reverse", "forward", "numeric")
 
 
 def _gradient_fn(f, mode):
@@ -85,8 +84,9 @@ def minimize(f, x0, method="adam", mode="auto", steps=100, *, gtol=1e-10, callba
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"minimize: unknown method {method!r}; valid methods: "
                          f"{', '.join(METHODS)}")
-    if mode not in MODES:
-        raise ValueError(f"minimize: unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
+    if mode not in DERIVATIVE_MODES:  # "auto" is reverse: one sweep for a scalar function
+        raise ValueError(f"minimize: unknown mode {mode!r}; valid modes: "
+                         f"{', '.join(DERIVATIVE_MODES)}")
     if not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"minimize: steps must be a non-negative int, got {steps!r}")
     method = method.lower()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 import dualad as ad
+from dualad.front import DERIVATIVE_MODES, check_mode
 
 from .optimizer import Optimizer, _value, check
 
 __all__ = ["Newton", "newton_update", "derivatives"]
 
-_MODES = ("reverse", "forward", "numeric")
+#: dualad's derivative modes but "auto": the caller picks (minimize resolves its "auto" first)
+_NEWTON_MODES = tuple(m for m in DERIVATIVE_MODES if m != "auto")
 
 
 def newton_update(param, grad, hess, state, *, lr, damping, diagonal):
@@ -50,9 +52,7 @@ def derivatives(f, x, mode="reverse"):
     ``"forward"``: both by DualArray lanes (forward over forward); ``"numeric"``: central
     differences (the Hessian as differences of the numerical gradient).
     """
-    if mode not in _MODES:
-        raise ValueError(f"Newton: mode must be one of {', '.join(map(repr, _MODES))}; "
-                         f"got {mode!r}")
+    check_mode("Newton", mode, _NEWTON_MODES)
     if mode == "numeric":
         grad = ad.numeric.gradient(f, x)
         # differences of the numerical gradient, whose own error is ~ε^(2/3): a larger step
@@ -97,9 +97,7 @@ class Newton(Optimizer):
     def __init__(self, params, lr=1.0, damping=0.0, diagonal=False, mode="reverse"):
         check("learning rate", lr >= 0.0, lr)
         check("damping value", damping >= 0.0, damping)
-        if mode not in _MODES:
-            raise ValueError(f"Newton: mode must be one of {', '.join(map(repr, _MODES))}; "
-                             f"got {mode!r}")
+        check_mode("Newton", mode, _NEWTON_MODES)
         super().__init__(params, dict(lr=lr, damping=damping, diagonal=diagonal, mode=mode))
         if len(self.param_groups) != 1:
             raise ValueError("Newton doesn't support per-parameter options (parameter groups): "
