@@ -304,16 +304,14 @@ def output_check(spec, holomorphic):
     scalar; with ``holomorphic=True`` complex inputs (checked here) and a complex scalar."""
     if not holomorphic:
         return _check_grad_output
-    for k, x in enumerate(spec.leaves):
-        if x.dtype.kind != "c":
-            raise TypeError(f"grad(holomorphic=True) requires complex inputs; argument "
-                            f"{spec.where(k)} has dtype {x.dtype}")
+    check_complex_inputs("grad", spec, True)
     return _check_holomorphic_output
 
 
-def check_jacobian_inputs(fname, spec, holomorphic):
+def check_complex_inputs(fname, spec, holomorphic):
     """JAX's rule for the inputs of ``jacfwd``/``jacobian``/``hessian`` (``fname``): complex
-    inputs only with ``holomorphic=True``, which needs them. Forward lanes along the real
+    inputs only with ``holomorphic=True``, which needs them (``grad`` and ``jacrev`` apply the
+    second half alone). Forward lanes along the real
     directions alone would give ∂f/∂x and drop ∂f/∂y: the complex Jacobian exists only for a
     holomorphic f, where the two agree (∂f/∂y = i ∂f/∂x)."""
     for k, x in enumerate(spec.leaves):

@@ -21,7 +21,7 @@ import reverse.functional as rv_functional
 
 from . import numeric, parallel
 from .dual import DualArray
-from .front import (DERIVATIVE_MODES, Args, as_arrays, as_leaf, check_jacobian_inputs,
+from .front import (DERIVATIVE_MODES, Args, as_arrays, as_leaf, check_complex_inputs,
                     check_jacobian_outputs, check_mode, check_numeric_output, grad_function,
                     output_check, split_aux, strip_tree, value_and_grad_function)
 from .ops.core import LEVEL_INPUTS
@@ -278,7 +278,7 @@ def jacfwd(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
     @functools.wraps(f)
     def jac_fn(*args, **kwargs):
         spec = Args("jacfwd", args, argnums, kwargs)
-        check_jacobian_inputs("jacfwd", spec, holomorphic)
+        check_complex_inputs("jacfwd", spec, holomorphic)
         out, jac, aux = _forward_jacobian(f, spec, chunk, has_aux, "jacfwd", executor, progress)
         if holomorphic:
             check_jacobian_outputs("jacfwd", tree_flatten(out)[0], True, False)
@@ -420,7 +420,7 @@ def jacrev(f, argnums=0, chunk=None, has_aux=False, executor=None, progress=Fals
     def jac_fn(*args, **kwargs):
         spec = Args("jacrev", args, argnums, kwargs)
         if holomorphic:
-            check_jacobian_inputs("jacrev", spec, True)
+            check_complex_inputs("jacrev", spec, True)
         dtype = spec.dtype()
         if executor is None:
             res = rv_functional.vjp_now(lambda *leaves: spec.call(f, list(leaves)),

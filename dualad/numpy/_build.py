@@ -28,8 +28,6 @@ def _stacked(x):
         return x
     if not _holds_tracer(x):
         return np.asarray(x)
-    if not x:
-        return np.asarray(x)
     return np.stack([_stacked(v) for v in x])
 
 
